@@ -1,0 +1,104 @@
+"""Fixtures in the flaskr style: app, client, runner, and factories that return callables."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask_migrate import stamp
+
+from workshops import create_app
+from workshops.auth import services as auth_services
+from workshops.extensions import db as _db
+
+PASSWORD = "une phrase de passe assez longue"
+
+
+@pytest.fixture
+def app(tmp_path):
+    """An app on a fresh SQLite file, schema at the migration head."""
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite'}",
+        "WTF_CSRF_ENABLED": False,
+    })
+    with app.app_context():
+        _db.create_all()
+        stamp()
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """The session inside an app context, for service tests."""
+    with app.app_context():
+        yield _db.session
+        _db.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def create_user(app):
+    """Make an account: create_user(role="manager", username=..., password=...)."""
+    counter = iter(range(1, 10_000))
+
+    def make(role="conseiller", username=None, password=PASSWORD, **overrides):
+        with app.app_context():
+            user = auth_services.create_user(_db.session, auth_services.NewUser(
+                username=username or f"{role}{next(counter)}",
+                display_name=overrides.pop("display_name", f"{role.title()} Test"),
+                password=password, role=role, **overrides))
+            _db.session.commit()
+            return user.username
+
+    return make
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, username, password=PASSWORD):
+        return self._client.post("/login", data={"username": username, "password": password})
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def logged_in(create_user, auth):
+    """Log in a fresh account of the given role; returns its username."""
+
+    def login_as(role="conseiller"):
+        username = create_user(role)
+        response = auth.login(username)
+        assert response.status_code == 302, "login should redirect"
+        return username
+
+    return login_as
+
+
+def csrf_token_of(html: str) -> str:
+    """The CSRF token of the first form in a page."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)

@@ -1,0 +1,59 @@
+"""The workshops application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from workshops import config, extensions
+from workshops.auth import cli as auth_cli
+from workshops.auth import views as auth_views
+from workshops.core import cli as core_cli
+from workshops.core import db as core_db
+from workshops.core import errors, i18n, security
+from workshops.core import views as core_views
+from workshops.resources import views as resources_views
+from workshops.scheduling import views as scheduling_views
+from workshops.seed import cli as seed_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+BLUEPRINTS = (core_views.bp, auth_views.bp, resources_views.bp, scheduling_views.bp)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, error pages, commands.
+
+    Makes no network call, asks nothing and changes no schema.
+    """
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    config.load_config(app, test_config)
+    core_db.configure_engine_options(app)
+
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(app, extensions.db, directory=str(core_db.MIGRATIONS_DIR))
+    extensions.babel.init_app(app, locale_selector=i18n.select_locale,
+                              default_translation_directories=str(ROOT / "translations"))
+    extensions.csrf.init_app(app)
+
+    # Order matters: the database gate begins write transactions before the
+    # login check reads the session row.
+    core_db.init_app(app, extensions.db)
+    security.init_app(app, load_user=auth_views.load_user)
+    errors.init_app(app)
+    core_views.init_app(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+
+    i18n.init_app(app)
+    core_cli.init_app(app)
+    app.cli.add_command(auth_cli.users)
+    app.cli.add_command(seed_cli.seed)
+    return app

@@ -1,0 +1,1 @@
+"""Staff accounts, the structures they belong to, login and sessions."""

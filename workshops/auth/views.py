@@ -1,0 +1,239 @@
+"""Login, logout, first account, own password, and the admin screens for accounts and structures."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from workshops.auth import forms, queries, services
+from workshops.core.errors import ValidationFailed
+from workshops.core.forms import apply_reasons, choices
+from workshops.core.security import is_safe_redirect, public, roles_required
+from workshops.extensions import db
+
+bp = Blueprint("auth", __name__)
+
+
+def parse_uuid(value: str | None) -> uuid.UUID | None:
+    """A UUID from a form or URL value; None when empty or malformed."""
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def load_user():
+    """The user of this browser session, enforcing idle and absolute timeouts."""
+    token = session.get("sid")
+    if not token:
+        return None
+    now = time.time()
+    idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
+    absolute = timedelta(minutes=current_app.config["SESSION_ABSOLUTE_MINUTES"])
+    user = None
+    if now - session.get("seen", 0) <= idle:
+        user = queries.get_session_user(db.session, token, absolute)
+    if user is None:
+        session.pop("sid", None)
+        return None
+    session["seen"] = int(now)
+    return user
+
+
+def _log_in(user) -> None:
+    """Renew the cookie session for the user: nothing from before login survives but the language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    services.purge_expired_sessions(
+        db.session, timedelta(minutes=current_app.config["SESSION_ABSOLUTE_MINUTES"]))
+    session["sid"] = services.start_session(db.session, user)
+    session["seen"] = int(time.time())
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if not services.has_any_user(db.session) and current_app.config["ROLE"] == "laptop":
+        return redirect(url_for("auth.setup"))
+    form = forms.LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(
+            db.session, form.username.data, form.password.data,
+            max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+            lock_seconds=current_app.config["LOGIN_LOCK_SECONDS"])
+        if user is not None:
+            _log_in(user)
+            db.session.commit()
+            target = request.args.get("next")
+            return redirect(target if is_safe_redirect(target) else url_for("core.home"))
+        db.session.commit()  # keep the failure count
+        form.form_errors.append(_(
+            "Login failed. Check the login name and the password. After several failed "
+            "attempts, wait a minute before trying again."))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    form = forms.ConfirmForm()
+    if form.validate_on_submit():
+        services.end_session(db.session, session["sid"])
+        db.session.commit()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+@public
+def setup():
+    """First visit of a fresh laptop: create the first administrator."""
+    if current_app.config["ROLE"] != "laptop" or services.has_any_user(db.session):
+        abort(404)
+    form = forms.FirstAccountForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_first_account(db.session, services.NewUser(
+                username=form.username.data, display_name=form.display_name.data,
+                password=form.password.data, preferred_language=session.get("lang", "fr")))
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_reasons(form, error)
+        else:
+            _log_in(user)
+            db.session.commit()
+            flash(_("Welcome! Your administrator account is ready."), "success")
+            return redirect(url_for("core.home"))
+    return render_template("auth/setup.html", form=form)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    form = forms.ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(db.session, g.user, form.current_password.data,
+                                     form.new_password.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_reasons(form, error)
+        else:
+            _log_in(g.user)
+            db.session.commit()
+            flash(_("Your password was changed. Your other sessions were ended."), "success")
+            return redirect(url_for("core.home"))
+    return render_template("auth/change_password.html", form=form)
+
+
+def _structure_choices():
+    return choices([("", _("— none —"))] + [
+        (str(s.id), s.name) for s in queries.list_structures(db.session, active_only=True)])
+
+
+@bp.route("/users")
+@roles_required("admin")
+def users():
+    return render_template("auth/users.html", users=queries.list_users(db.session),
+                           role_labels=forms.ROLE_LABELS, end_form=forms.ConfirmForm())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required("admin")
+def user_new():
+    form = forms.NewUserForm()
+    form.structure_id.choices = _structure_choices()
+    if form.validate_on_submit():
+        try:
+            services.create_user(db.session, services.NewUser(
+                username=form.username.data, display_name=form.display_name.data,
+                password=form.password.data, role=form.role.data,
+                structure_id=parse_uuid(form.structure_id.data)))
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_reasons(form, error)
+        else:
+            db.session.commit()
+            flash(_("The account was created."), "success")
+            return redirect(url_for("auth.users"))
+    return render_template("auth/user_form.html", form=form, user=None)
+
+
+@bp.route("/users/<uuid:user_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def user_edit(user_id):
+    user = queries.get_user(db.session, user_id) or abort(404)
+    form = forms.EditUserForm(obj=user)
+    form.structure_id.choices = _structure_choices()
+    if request.method == "GET":
+        form.structure_id.data = str(user.structure_id or "")
+    if form.validate_on_submit():
+        try:
+            services.update_user(db.session, user, actor=g.user,
+                                 display_name=form.display_name.data, role=form.role.data,
+                                 structure_id=parse_uuid(form.structure_id.data),
+                                 is_active=form.is_active.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_reasons(form, error)
+        else:
+            db.session.commit()
+            flash(_("The account was updated."), "success")
+            return redirect(url_for("auth.users"))
+    return render_template("auth/user_form.html", form=form, user=user)
+
+
+@bp.route("/users/<uuid:user_id>/end-sessions", methods=["POST"])
+@roles_required("admin")
+def user_end_sessions(user_id):
+    user = queries.get_user(db.session, user_id) or abort(404)
+    if forms.ConfirmForm().validate_on_submit():
+        count = services.end_all_sessions(db.session, user)
+        db.session.commit()
+        flash(_("%(count)s session(s) ended for %(name)s.", count=count, name=user.display_name),
+              "success")
+    return redirect(url_for("auth.users"))
+
+
+@bp.route("/structures")
+def structures():
+    return render_template("auth/structures.html",
+                           structures=queries.list_structures(db.session),
+                           kind_labels=forms.STRUCTURE_KIND_LABELS)
+
+
+@bp.route("/structures/new", methods=["GET", "POST"], defaults={"structure_id": None})
+@bp.route("/structures/<uuid:structure_id>", methods=["GET", "POST"])
+@roles_required("manager", "admin")
+def structure_form(structure_id):
+    structure = None
+    if structure_id is not None:
+        structure = queries.get_structure(db.session, structure_id) or abort(404)
+    form = forms.StructureForm(obj=structure)
+    form.epci_id.choices = choices([("", _("— none —"))] + [
+        (str(e.id), e.name) for e in queries.list_epcis(db.session)])
+    if request.method == "GET" and structure is not None:
+        form.epci_id.data = str(structure.epci_id or "")
+    if form.validate_on_submit():
+        data = services.StructureData(name=form.name.data, kind=form.kind.data,
+                                      commune=form.commune.data or "",
+                                      epci_id=parse_uuid(form.epci_id.data),
+                                      is_active=form.is_active.data)
+        try:
+            services.save_structure(db.session, data, structure)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_reasons(form, error)
+        else:
+            db.session.commit()
+            flash(_("The structure was saved."), "success")
+            return redirect(url_for("auth.structures"))
+    return render_template("auth/structure_form.html", form=form, structure=structure)

@@ -1,0 +1,110 @@
+"""Configuration: defaults, then instance/config.py, then WORKSHOPS_* variables, then tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+ROLES = ("laptop", "hub")
+
+# Placeholder that can never be a real secret: a hub refuses to start with it.
+DEFAULT_SECRET_KEY = "change-me"
+
+DEFAULTS: dict[str, Any] = {
+    # "laptop" (SQLite in instance/, offline) or "hub" (PostgreSQL, managers).
+    "ROLE": "laptop",
+    # Demo instances use their own database file and show a banner.
+    "DEMO": False,
+    "SECRET_KEY": DEFAULT_SECRET_KEY,
+    # Full SQLAlchemy URL; on a laptop it defaults to a file in instance/.
+    "DATABASE_URL": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
+    "SQLITE_BUSY_TIMEOUT_MS": 5000,
+    # Languages offered in the interface; the first is the default.
+    "LANGUAGES": ["fr", "en"],
+    "BABEL_DEFAULT_LOCALE": "fr",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
+    # Sessions: server-side rows, idle and absolute limits (minutes).
+    "SESSION_IDLE_MINUTES": 30,
+    "SESSION_ABSOLUTE_MINUTES": 600,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Strict",
+    # Form tokens live as long as the session, so a form left open during an
+    # atelier still submits.
+    "WTF_CSRF_TIME_LIMIT": None,
+    # Login throttling per account name.
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCK_SECONDS": 60,
+    # Request size limits (uploads of collège lists stay well under this).
+    "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 500_000,
+    "MAX_FORM_PARTS": 1000,
+    # Who to call, printed on family documents.
+    "HELPLINE_PHONE": "05 67 802 222",
+}
+
+
+def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    """Fill app.config in the documented order and derive the database URL.
+
+    Raises RuntimeError when a hub would start with a default or missing secret
+    or without a database URL.
+    """
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env(prefix="WORKSHOPS")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    role = app.config["ROLE"]
+    if role not in ROLES:
+        raise RuntimeError(f"WORKSHOPS_ROLE must be one of {ROLES}, not {role!r}.")
+    if role == "hub":
+        _check_hub(app)
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+    else:
+        _laptop_defaults(app)
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+
+
+def _check_hub(app: Flask) -> None:
+    secret = app.config.get("SECRET_KEY")
+    if not secret or secret == DEFAULT_SECRET_KEY or len(str(secret)) < 32:
+        raise RuntimeError(
+            "A hub needs its own secret key: set WORKSHOPS_SECRET_KEY to a long "
+            "random value (for example the output of "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`)."
+        )
+    if not app.config.get("DATABASE_URL"):
+        raise RuntimeError(
+            "A hub needs WORKSHOPS_DATABASE_URL, for example "
+            "postgresql+psycopg://workshops@localhost/workshops."
+        )
+
+
+def _laptop_defaults(app: Flask) -> None:
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("DATABASE_URL"):
+        name = "demo.sqlite" if app.config["DEMO"] else "workshops.sqlite"
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / name}"
+    if app.config.get("SECRET_KEY") in (None, "", DEFAULT_SECRET_KEY):
+        app.config["SECRET_KEY"] = _laptop_secret(instance / "secret_key")
+
+
+def _laptop_secret(path: Path) -> str:
+    """Read the laptop's own secret key, making it on first run (owner-only)."""
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
+    return key

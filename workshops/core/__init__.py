@@ -1,0 +1,1 @@
+"""Shared foundations: base models, database settings, errors, forms, i18n, security, CLI."""

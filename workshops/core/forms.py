@@ -1,0 +1,25 @@
+"""Form helpers shared by every feature."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice
+
+from workshops.core.errors import ValidationFailed
+
+
+def apply_reasons(form: FlaskForm, error: ValidationFailed) -> None:
+    """Put a service's refusal back on the form: next to the field, or at the top."""
+    for field_name, message in error.reasons:
+        field = getattr(form, field_name, None) if field_name else None
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(message)
+
+
+def choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
+    """Select options from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]

@@ -1,0 +1,131 @@
+"""Languages: locale selection, the language switch, and the `flask translate` commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from babel.messages.checkers import python_format
+from babel.messages.pofile import read_po
+from flask import Flask, current_app, has_request_context, session
+from flask.cli import AppGroup
+
+ROOT = Path(__file__).resolve().parents[2]
+TRANSLATIONS = ROOT / "translations"
+POT = TRANSLATIONS / "messages.pot"
+
+# Interface languages, named in their own language for the switch.
+LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
+
+
+
+def select_locale() -> str:
+    """The language chosen in this session, else the default (French)."""
+    chosen = session.get("lang") if has_request_context() else None
+    if chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def set_language(code: str) -> bool:
+    """Remember the interface language for this session; False if unknown."""
+    if code not in current_app.config["LANGUAGES"]:
+        return False
+    session["lang"] = code
+    return True
+
+
+translate = AppGroup("translate", help="Extract, update, compile and check the message catalogues.")
+
+
+def _pybabel(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args], check=True, cwd=ROOT)
+
+
+def _extract(target: Path) -> None:
+    _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "--sort-output",
+             "--omit-header", "-o", str(target), "workshops", "templates")
+
+
+@translate.command("extract")
+def extract_command() -> None:
+    """Extract messages from the code and templates into messages.pot."""
+    _extract(POT)
+
+
+@translate.command("update")
+def update_command() -> None:
+    """Extract, then merge messages.pot into every language's catalogue."""
+    extract_command.callback()
+    _pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "--no-fuzzy-matching",
+             "--ignore-obsolete")
+
+
+@translate.command("compile")
+def compile_command() -> None:
+    """Compile every catalogue to .mo files (done by `make` and on install)."""
+    _pybabel("compile", "-d", str(TRANSLATIONS))
+
+
+@translate.command("check")
+def check_command() -> None:
+    """Fail when a catalogue is stale, incomplete, fuzzy or has mismatched placeholders."""
+    problems = catalogue_problems()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo("Catalogues are complete and up to date.")
+
+
+def catalogue_problems() -> list[str]:
+    """Everything wrong with the catalogues against a fresh extraction."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / "messages.pot"
+        _extract(fresh)
+        wanted = _ids(fresh)
+    problems = []
+    if _ids(POT) != wanted:
+        problems.append("messages.pot is stale: run `flask translate update`.")
+    for po_path in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")):
+        problems += _po_problems(po_path, wanted)
+    return problems
+
+
+def _ids(path: Path) -> set:
+    with path.open("rb") as handle:
+        return {message.id if isinstance(message.id, str) else tuple(message.id)
+                for message in read_po(handle) if message.id}
+
+
+def _po_problems(po_path: Path, wanted: set) -> list[str]:
+    lang = po_path.parts[-3]
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle)
+    problems = []
+    have = {m.id if isinstance(m.id, str) else tuple(m.id) for m in catalog if m.id}
+    if have != wanted:
+        problems.append(f"{lang}: catalogue differs from messages.pot: run `flask translate update`.")
+    for message in catalog:
+        if not message.id:
+            continue
+        label = message.id if isinstance(message.id, str) else message.id[0]
+        if message.fuzzy:
+            problems.append(f"{lang}: fuzzy translation for {label!r}")
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if not all(strings):
+            problems.append(f"{lang}: missing translation for {label!r}")
+            continue
+        try:
+            python_format(catalog, message)
+        except Exception as error:  # babel raises TranslationError
+            problems.append(f"{lang}: placeholders differ in {label!r}: {error}")
+    return problems
+
+
+def init_app(app: Flask) -> None:
+    """Register the translate command group."""
+    app.cli.add_command(translate)

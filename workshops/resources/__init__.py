@@ -1,0 +1,1 @@
+"""The catalogue of resources shown to families (ENEJ and other usual services)."""

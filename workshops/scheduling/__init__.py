@@ -1,0 +1,1 @@
+"""Venues and ateliers: where and when workshops happen."""
