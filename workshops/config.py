@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask
 
 ROLES = ("laptop", "hub")
 
 # Placeholder that can never be a real secret: a hub refuses to start with it.
-DEFAULT_SECRET_KEY = "change-me"
+DEFAULT_SECRET_KEY = "change-me"  # noqa: S105 (the refused placeholder)
 
 DEFAULTS: dict[str, Any] = {
     # "laptop" (SQLite in instance/, offline) or "hub" (PostgreSQL, managers).
@@ -32,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_ABSOLUTE_MINUTES": 600,
     "SESSION_COOKIE_HTTPONLY": True,
+    # None: by role (a hub is served over HTTPS, a laptop on plain 127.0.0.1).
+    "SESSION_COOKIE_SECURE": None,
     "SESSION_COOKIE_SAMESITE": "Strict",
     # Form tokens live as long as the session, so a form left open during an
     # atelier still submits.
@@ -65,9 +68,10 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         raise RuntimeError(f"WORKSHOPS_ROLE must be one of {ROLES}, not {role!r}.")
     if role == "hub":
         _check_hub(app)
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
     else:
         _laptop_defaults(app)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = role == "hub"
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
 
 

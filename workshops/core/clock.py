@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 def wall_ms() -> int:
@@ -25,7 +25,7 @@ class Stamp:
         return f"{self.physical:015d}-{self.counter:05d}-{self.device}"
 
     @classmethod
-    def decode(cls, text: str) -> "Stamp":
+    def decode(cls, text: str) -> Stamp:
         """Parse the text form; raises ValueError when it is malformed."""
         physical, counter, device = text.split("-", 2)
         return cls(int(physical), int(counter), device)

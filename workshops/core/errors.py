@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Iterable
+from collections.abc import Iterable
 
 from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
@@ -51,7 +51,8 @@ ERROR_PAGES = {
     429: (_l("Too many attempts"),
           _l("Wait a minute, then try again.")),
     500: (_l("Something went wrong on our side"),
-          _l("Nothing you did caused this. Your last action may not have been saved: check, then try again.")),
+          _l("Nothing you did caused this. Your last action may not have been saved: "
+             "check, then try again.")),
     503: (_l("The application is not ready"),
           _l("Ask the person who installed it, or try again in a moment.")),
 }

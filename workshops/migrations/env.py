@@ -58,7 +58,8 @@ def run_migrations_online():
                 if broken:
                     raise RuntimeError(f"migration left {len(broken)} broken references")
         if is_sqlite:
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+            # Never hand a connection without foreign keys back to the pool.
+            connection.invalidate()
 
 
 if context.is_offline_mode():

@@ -1,0 +1,174 @@
+"""Who can reach what, and what every response carries (R01, R02, R13, R17-R20)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from flask import request
+from sqlalchemy import func, select
+
+from workshops import create_app
+from workshops.auth.models import Structure
+from workshops.extensions import db as _db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Every endpoint reachable without a login. Adding one is a decision: add it here.
+PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.setup", "core.language"}
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
+       "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+       "frame-ancestors 'none'")
+
+
+def _concrete_paths(app):
+    """One URL per route, with a made-up id for each converter."""
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            converters = rule._converters
+            values = {arg: uuid.uuid4() if type(converters[arg]).__name__ == "UUIDConverter" else "x"
+                      for arg in rule.arguments if arg in converters}
+            if rule.endpoint == "static":
+                values = {"filename": "css/app.css"}
+            yield rule, rule.build(values)[1]
+
+
+def test_public_endpoints_are_exactly_the_decided_ones(app):
+    from workshops.core.security import is_public_endpoint
+
+    public = {rule.endpoint for rule in app.url_map.iter_rules()
+              if is_public_endpoint(app, rule.endpoint)}
+    assert public == PUBLIC_ENDPOINTS
+
+
+def test_every_other_route_sends_anonymous_visitors_to_login(app, client, create_user):
+    create_user()  # a laptop with an account (no first-run redirect)
+    checked = 0
+    for rule, path in _concrete_paths(app):
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(path, method=method)
+            assert response.status_code == 302, (method, path)
+            assert "/login" in response.headers["Location"], (method, path)
+            checked += 1
+    assert checked >= 10
+
+
+# role -> endpoints paths and expected status for a GET
+ROLE_TABLE = [
+    ("/", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/users", {"conseiller": 403, "manager": 403, "admin": 200}),
+    ("/users/new", {"conseiller": 403, "manager": 403, "admin": 200}),
+    ("/structures", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/structures/new", {"conseiller": 403, "manager": 200, "admin": 200}),
+    ("/account/password", {"conseiller": 200, "manager": 200, "admin": 200}),
+]
+
+
+@pytest.mark.parametrize("role", ["conseiller", "manager", "admin"])
+@pytest.mark.parametrize("path,expected", ROLE_TABLE)
+def test_role_matrix(client, logged_in, role, path, expected):
+    logged_in(role)
+    assert client.get(path).status_code == expected[role]
+
+
+def test_a_conseiller_posting_to_an_admin_form_changes_nothing(app, client, logged_in):
+    logged_in("conseiller")
+    response = client.post("/structures/new", data={"name": "Intrus", "kind": "other"})
+    assert response.status_code == 403
+    with app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(Structure)) == 0
+
+
+@pytest.fixture
+def csrf_app(tmp_path):
+    app = create_app({"TESTING": True, "SECRET_KEY": "k",
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'csrf.sqlite'}"})
+    with app.app_context():
+        _db.create_all()
+        from flask_migrate import stamp
+
+        stamp()
+    return app
+
+
+def test_forms_without_a_valid_token_are_refused_and_change_nothing(csrf_app):
+    client = csrf_app.test_client()
+    response = client.post("/setup", data={"display_name": "Eve", "username": "eve",
+                                           "password": "une phrase de passe assez longue"})
+    assert response.status_code == 400
+    assert b"Reload the page" in response.data or b"Rechargez" in response.data
+    assert client.get("/setup").status_code == 200, "no account was created"
+
+
+def test_a_form_token_from_the_page_is_accepted(csrf_app):
+    from tests.conftest import csrf_token_of
+
+    client = csrf_app.test_client()
+    token = csrf_token_of(client.get("/setup").get_data(as_text=True))
+    response = client.post("/setup", data={"csrf_token": token, "display_name": "Ada",
+                                           "username": "ada",
+                                           "password": "une phrase de passe assez longue"})
+    assert response.status_code == 302
+
+
+def _assert_security_headers(response, *, personal=True):
+    assert response.headers["Content-Security-Policy"] == CSP
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    if personal:
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_security_headers_on_pages_errors_and_static(app, client, logged_in):
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("secret detail 0601020304")
+
+    _assert_security_headers(client.get("/login"))
+    logged_in()
+    _assert_security_headers(client.get("/"))
+    not_found = client.get("/no-such-page")
+    assert not_found.status_code == 404
+    _assert_security_headers(not_found)
+    error = client.get("/boom")
+    assert error.status_code == 500
+    _assert_security_headers(error)
+    assert b"secret detail" not in error.data and b"Traceback" not in error.data
+    _assert_security_headers(client.get("/static/css/app.css"), personal=False)
+
+
+def test_500_is_logged_without_the_message(app, client, logged_in, caplog):
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError(request.args["who"])
+
+    logged_in()
+    client.get("/boom?who=Mme+Canary+0601020304")
+    assert "RuntimeError" in caplog.text
+    assert "0601020304" not in caplog.text and "Canary" not in caplog.text
+
+
+TEMPLATE_FILES = sorted((ROOT / "templates").rglob("*.html"))
+STATIC_TEXT = sorted(p for p in (ROOT / "static").rglob("*") if p.suffix in {".css", ".js", ".svg"})
+
+
+@pytest.mark.parametrize("path", TEMPLATE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_templates_have_no_inline_script_style_or_handlers(path):
+    html = path.read_text(encoding="utf-8")
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "inline <script>"
+    assert not re.search(r"<style[\s>]", html), "inline <style>"
+    assert not re.search(r"\sstyle=", html), "style attribute"
+    assert not re.search(r"\son[a-z]+=", html), "event handler attribute"
+    assert "|safe" not in html.replace(" ", ""), "|safe on template data"
+
+
+@pytest.mark.parametrize("path", TEMPLATE_FILES + STATIC_TEXT, ids=lambda p: str(p.relative_to(ROOT)))
+def test_nothing_is_loaded_from_the_network(path):
+    text = path.read_text(encoding="utf-8")
+    loads = re.findall(r"""(?:src|href)=["']https?://|url\(["']?https?://|@import\s+["']?https?://""", text)
+    assert loads == []
