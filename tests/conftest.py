@@ -6,6 +6,7 @@ import re
 
 import pytest
 from flask_migrate import stamp
+from sqlalchemy import select
 
 from workshops import create_app
 from workshops.auth import services as auth_services
@@ -94,6 +95,35 @@ def logged_in(create_user, auth):
         return username
 
     return login_as
+
+
+# Which id each route argument takes, by table.
+ROUTE_ARGUMENTS = {"users": "user_id", "structures": "structure_id", "resources": "resource_id",
+                   "venues": "venue_id", "epcis": "epci_id"}
+
+
+def get_paths(app) -> list[str]:
+    """One URL per GET route, built with an existing row for each id it takes.
+
+    Fails when a route takes an argument with no sample row, so a new route is
+    never silently left out of the crawls.
+    """
+    with app.app_context():
+        values = {}
+        for mapper in _db.Model.registry.mappers:
+            arg = ROUTE_ARGUMENTS.get(mapper.local_table.name)
+            row = _db.session.scalars(select(mapper.class_).limit(1)).first() if arg else None
+            if row is not None:
+                values[arg] = row.id
+        paths = []
+        with app.test_request_context():
+            for rule in app.url_map.iter_rules():
+                if "GET" not in rule.methods or rule.endpoint == "static":
+                    continue
+                missing = set(rule.arguments) - set(values) - set(rule.defaults or {})
+                assert not missing, f"no sample value for {rule.endpoint} {sorted(missing)}"
+                paths.append(rule.build({a: values[a] for a in rule.arguments if a in values})[1])
+    return paths
 
 
 def csrf_token_of(html: str) -> str:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from flask import request
+from flask_migrate import stamp
 from sqlalchemy import func, select
 
+from tests.conftest import csrf_token_of, get_paths
 from workshops import create_app
 from workshops.auth.models import Structure
+from workshops.core.security import is_public_endpoint
 from workshops.extensions import db as _db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +42,6 @@ def _concrete_paths(app):
 
 
 def test_public_endpoints_are_exactly_the_decided_ones(app):
-    from workshops.core.security import is_public_endpoint
-
     public = {rule.endpoint for rule in app.url_map.iter_rules()
               if is_public_endpoint(app, rule.endpoint)}
     assert public == PUBLIC_ENDPOINTS
@@ -90,8 +93,6 @@ def csrf_app(tmp_path):
                       "DATABASE_URL": f"sqlite:///{tmp_path / 'csrf.sqlite'}"})
     with app.app_context():
         _db.create_all()
-        from flask_migrate import stamp
-
         stamp()
     return app
 
@@ -106,8 +107,6 @@ def test_forms_without_a_valid_token_are_refused_and_change_nothing(csrf_app):
 
 
 def test_a_form_token_from_the_page_is_accepted(csrf_app):
-    from tests.conftest import csrf_token_of
-
     client = csrf_app.test_client()
     token = csrf_token_of(client.get("/setup").get_data(as_text=True))
     response = client.post("/setup", data={"csrf_token": token, "display_name": "Ada",
@@ -139,7 +138,8 @@ def test_security_headers_on_pages_errors_and_static(app, client, logged_in):
     assert error.status_code == 500
     _assert_security_headers(error)
     assert b"secret detail" not in error.data and b"Traceback" not in error.data
-    _assert_security_headers(client.get("/static/css/app.css"), personal=False)
+    with client.get("/static/css/app.css") as static:
+        _assert_security_headers(static, personal=False)
 
 
 def test_500_is_logged_without_the_message(app, client, logged_in, caplog):
@@ -172,3 +172,69 @@ def test_nothing_is_loaded_from_the_network(path):
     text = path.read_text(encoding="utf-8")
     loads = re.findall(r"""(?:src|href)=["']https?://|url\(["']?https?://|@import\s+["']?https?://""", text)
     assert loads == []
+
+
+def test_get_requests_never_change_the_database(app, client, runner, logged_in):
+    assert runner.invoke(args=["seed", "reference"]).exit_code == 0
+    logged_in("admin")
+    database = Path(app.config["DATABASE_URL"].removeprefix("sqlite:///"))
+
+    def dump():
+        with app.app_context():
+            _db.session.remove()
+            raw = _db.engine.raw_connection()
+            try:
+                return "\n".join(raw.driver_connection.iterdump())
+            finally:
+                raw.close()
+
+    before = dump()
+    for path in get_paths(app):
+        client.get(path)
+    assert database.exists() and dump() == before
+
+
+def test_session_cookie_is_http_only_and_same_site_strict(client, create_user):
+    username = create_user()
+    response = client.post("/login", data={"username": username,
+                                           "password": "une phrase de passe assez longue"})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Secure" not in cookie, "a laptop serves plain http on 127.0.0.1"
+
+
+def test_a_form_left_open_during_an_atelier_still_submits(csrf_app):
+    """The form token lives as long as the session, not one hour (R15)."""
+    client = csrf_app.test_client()
+    token = csrf_token_of(client.get("/setup").get_data(as_text=True))
+    client.post("/setup", data={"csrf_token": token, "display_name": "Ada", "username": "ada",
+                                "password": "une phrase de passe assez longue"})
+    form_token = csrf_token_of(client.get("/structures/new").get_data(as_text=True))
+    for minutes in (25, 50, 75, 90):
+        with time_machine.travel(timedelta(minutes=minutes)):
+            if minutes < 90:
+                assert client.get("/").status_code == 200
+                continue
+            response = client.post("/structures/new", data={"csrf_token": form_token,
+                                                             "name": "MJC Aliénor", "kind": "association"})
+            assert response.status_code == 302, "accepted 90 minutes after the form was shown"
+
+
+def test_https_same_origin_post_passes_the_referrer_check(tmp_path):
+    """On a hub (HTTPS) Flask-WTF checks the Referer; our policy must keep sending it (R16)."""
+    app = create_app({"TESTING": True, "ROLE": "hub", "SECRET_KEY": "h" * 64,
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'hub.sqlite'}"})
+    with app.app_context():
+        _db.create_all()
+        stamp()
+    client = app.test_client()
+    base = "https://hub.example"
+    page = client.get("/login", base_url=base)
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    token = csrf_token_of(page.get_data(as_text=True))
+    without = client.post("/login", base_url=base, data={"csrf_token": token, "username": "a",
+                                                          "password": "b" * 12})
+    assert without.status_code == 400, "no Referer on HTTPS: refused"
+    same_origin = client.post("/login", base_url=base, headers={"Referer": f"{base}/login"},
+                              data={"csrf_token": token, "username": "a", "password": "b" * 12})
+    assert same_origin.status_code == 200 and b"Login failed" in same_origin.data

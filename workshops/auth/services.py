@@ -5,6 +5,7 @@ Services flush, never commit; the caller (view or command) commits once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import unicodedata
@@ -44,8 +45,13 @@ COMMON_PASSWORDS = frozenset({
 
 # argon2id with the library's defaults (m=64 MiB, t=3, p=4), above ASVS's floor.
 _hasher = PasswordHasher()
-# Checked against when the account does not exist, so both paths take as long.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the account does not exist, so both paths take as
+    long. Made on first use: hashing at import would slow every start."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,7 @@ def authenticate(db: Session, username: str, password: str, *, max_failures: int
 
 def _verify(user: User | None, password: str) -> bool:
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
     return user is not None and user.is_active

@@ -47,7 +47,7 @@ def _pybabel(*args: str) -> None:
 
 def _extract(target: Path) -> None:
     _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "--sort-output",
-             "--omit-header", "-o", str(target), "workshops", "templates")
+             "--omit-header", "-o", str(target), ".")
 
 
 @translate.command("extract")

@@ -48,4 +48,5 @@ def init_app(app) -> None:
     @app.context_processor
     def layout_context():
         return {"is_demo": current_app.config["DEMO"], "main_menu": main_menu,
+                "is_hub": current_app.config["ROLE"] == "hub",
                 "get_locale": get_locale}

@@ -1,0 +1,45 @@
+# Everyday commands. Needs GNU make and python3 >= 3.11 (Debian 12 has both).
+# System packages, not installed by make (.ci/run installs them on CI):
+#   WeasyPrint (PDF) needs pango: libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+#   browser tests need Debian's chromium at /usr/bin/chromium (never `playwright install`)
+#   hub tests use a PostgreSQL server; PDF checks use poppler-utils (pdftoppm)
+
+VENV       := .venv
+PYTHON     := $(VENV)/bin/python
+FLASK      := $(VENV)/bin/flask
+INSTALLED  := $(VENV)/.installed
+CATALOGUES := $(wildcard translations/*/LC_MESSAGES/*.po)
+
+.PHONY: install demo test bench lint
+
+# The project (editable) with its test and hub extras, then the compiled catalogues.
+install: $(INSTALLED)
+ifneq ($(CATALOGUES),)
+	$(FLASK) translate compile
+else
+	@echo "No message catalogue yet: nothing to compile."
+endif
+
+$(PYTHON):
+	python3 -m venv $(VENV)
+
+# Reinstalled only when the dependencies change.
+$(INSTALLED): setup.cfg pyproject.toml | $(PYTHON)
+	$(PYTHON) -m pip install --quiet -e '.[test,hub]'
+	touch $@
+
+# Demo on http://127.0.0.1:5000 with its own database (instance/demo.sqlite).
+demo: install
+	WORKSHOPS_DEMO=1 $(FLASK) db upgrade
+	WORKSHOPS_DEMO=1 $(FLASK) seed demo
+	WORKSHOPS_DEMO=1 $(FLASK) serve --port 5000
+
+# The whole suite, browser tests included; pass options with ARGS='-k login'.
+test: install
+	$(PYTHON) -m pytest $(ARGS)
+
+bench: install
+	$(PYTHON) bench/run.py
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .

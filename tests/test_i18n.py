@@ -1,0 +1,56 @@
+"""Languages: every page in French and English, every template string through Babel."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import get_paths
+from workshops.core.i18n import catalogue_problems
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Words that are the same in every language and may stand outside _().
+LANGUAGE_NAMES = {"English", "Français"}
+
+
+def _visible_text(template: str) -> str:
+    text = re.sub(r"\{#.*?#\}", " ", template, flags=re.S)
+    text = re.sub(r"\{\{.*?\}\}", " ", text, flags=re.S)
+    text = re.sub(r"\{%.*?%\}", " ", text, flags=re.S)
+    # Scripts, and commands shown to type, are not prose.
+    text = re.sub(r"<(script|style|pre|code|kbd)\b.*?</\1>", " ", text, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return text
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "templates").rglob("*.html")),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_templates_have_no_text_outside_babel(path):
+    words = re.findall(r"[^\W\d_]{2,}", _visible_text(path.read_text(encoding="utf-8")))
+    leftover = [word for word in words if word not in LANGUAGE_NAMES]
+    assert leftover == [], f"text not passed through _(): {leftover[:10]}"
+
+
+def test_catalogues_are_complete_and_current():
+    assert catalogue_problems() == []
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_every_page_renders_in_both_languages(app, client, runner, logged_in, lang):
+    result = runner.invoke(args=["seed", "reference"])
+    assert result.exit_code == 0, result.output
+    logged_in("admin")
+    client.post(f"/language/{lang}", data={"next": "/"})
+    rendered = 0
+    for path in get_paths(app):
+        response = client.get(path)
+        if path == "/setup":
+            assert response.status_code == 404, "no first-run page once an account exists"
+            continue
+        assert response.status_code == 200, path
+        assert f'<html lang="{lang}"'.encode() in response.data, path
+        rendered += 1
+    assert rendered >= 8
