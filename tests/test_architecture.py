@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from workshops.extensions import db
+
 PACKAGE = Path(__file__).resolve().parent.parent / "workshops"
 
 # Each layer may import only the layers before it (and itself).
@@ -111,8 +113,6 @@ def test_only_services_write_tables(path, relative):
 
 
 def test_models_live_in_their_features_models_module(app):
-    from workshops.extensions import db
-
     for mapper in db.Model.registry.mappers:
         module = mapper.class_.__module__
         assert module.startswith("workshops.") and module.endswith(".models"), module

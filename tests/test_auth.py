@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from argon2 import PasswordHasher
 from flask_migrate import stamp
 
 from tests.conftest import PASSWORD
@@ -65,8 +66,6 @@ def test_overlong_password_is_refused_before_any_hashing(db, monkeypatch):
 
 
 def test_old_hash_parameters_are_upgraded_at_login(db):
-    from argon2 import PasswordHasher
-
     user = services.create_user(db, services.NewUser("omar", "Omar", PASSWORD))
     user.password_hash = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
     old = user.password_hash
