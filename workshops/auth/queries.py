@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workshops.auth.models import Epci, Structure, User, UserSession
@@ -47,7 +47,7 @@ def get_structure(db: Session, structure_id: uuid.UUID) -> Structure | None:
 
 def list_epcis(db: Session) -> list[Epci]:
     """EPCI by name."""
-    return list(db.scalars(select(Epci).where(Epci.deleted_dt.is_(None)).order_by(Epci.name)))
+    return list(db.scalars(select(Epci).where(Epci.deleted_dt.is_(None)).order_by(func.lower(Epci.name))))
 
 
 def session_started(db: Session, token: str) -> datetime | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import timedelta
 
 from flask import (
@@ -22,19 +21,11 @@ from flask_babel import gettext as _
 
 from workshops.auth import forms, queries, services
 from workshops.core.errors import ValidationFailed
-from workshops.core.forms import apply_reasons, choices
+from workshops.core.forms import apply_reasons, choices, parse_uuid
 from workshops.core.security import is_safe_redirect, public, roles_required
 from workshops.extensions import db
 
 bp = Blueprint("auth", __name__)
-
-
-def parse_uuid(value: str | None) -> uuid.UUID | None:
-    """A UUID from a form or URL value; None when empty or malformed."""
-    try:
-        return uuid.UUID(value) if value else None
-    except ValueError:
-        return None
 
 
 def load_user():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,3 +25,11 @@ def apply_reasons(form: FlaskForm, error: ValidationFailed) -> None:
 def choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
     """Select options from (value, label) pairs."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def parse_uuid(value: str | None) -> uuid.UUID | None:
+    """A UUID from a form or URL value; None when empty or malformed."""
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None

@@ -1,8 +1,8 @@
-"""foundation
+"""foundation: accounts, structures, resources, venues
 
-Revision ID: a7fe09bd607d
+Revision ID: 389a08d755a5
 Revises: 
-Create Date: 2026-11-23 19:03:03.411875
+Create Date: 2026-11-23 19:22:56.114138
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import workshops.core.models
 
 
 # revision identifiers, used by Alembic.
-revision = 'a7fe09bd607d'
+revision = '389a08d755a5'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -46,6 +46,38 @@ def upgrade():
     sa.Column('failure_count', sa.Integer(), nullable=False),
     sa.Column('locked_until_dt', workshops.core.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('username_key', name=op.f('pk_login_throttles'))
+    )
+    op.create_table('resources',
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('url', sa.String(length=200), nullable=False),
+    sa.Column('category', sa.String(length=32), nullable=False),
+    sa.Column('audience', sa.String(length=16), nullable=False),
+    sa.Column('needs_account', sa.Boolean(), nullable=False),
+    sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('hlc', sa.String(length=64), nullable=False),
+    sa.Column('deleted_dt', workshops.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('is_purged', sa.Boolean(), nullable=False),
+    sa.Column('created_dt', workshops.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_dt', workshops.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_resources')),
+    sa.UniqueConstraint('name', name=op.f('uq_resources_name'))
+    )
+    op.create_table('resource_descriptions',
+    sa.Column('resource_id', sa.Uuid(), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('hlc', sa.String(length=64), nullable=False),
+    sa.Column('deleted_dt', workshops.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('is_purged', sa.Boolean(), nullable=False),
+    sa.Column('created_dt', workshops.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_dt', workshops.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['resource_id'], ['resources.id'], name=op.f('fk_resource_descriptions_resource_id_resources')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_resource_descriptions')),
+    sa.UniqueConstraint('resource_id', 'language', name=op.f('uq_resource_descriptions_resource_id_language'))
     )
     op.create_table('structures',
     sa.Column('name', sa.String(length=160), nullable=False),
@@ -85,6 +117,30 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )
+    op.create_table('venues',
+    sa.Column('name', sa.String(length=160), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('address', sa.String(length=200), nullable=False),
+    sa.Column('postcode', sa.String(length=5), nullable=False),
+    sa.Column('commune', sa.String(length=120), nullable=False),
+    sa.Column('epci_id', sa.Uuid(), nullable=False),
+    sa.Column('structure_id', sa.Uuid(), nullable=True),
+    sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('hlc', sa.String(length=64), nullable=False),
+    sa.Column('deleted_dt', workshops.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('is_purged', sa.Boolean(), nullable=False),
+    sa.Column('created_dt', workshops.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_dt', workshops.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['epci_id'], ['epcis.id'], name=op.f('fk_venues_epci_id_epcis')),
+    sa.ForeignKeyConstraint(['structure_id'], ['structures.id'], name=op.f('fk_venues_structure_id_structures')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_venues')),
+    sa.UniqueConstraint('name', 'commune', name=op.f('uq_venues_name_commune'))
+    )
+    with op.batch_alter_table('venues', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_venues_epci_id'), ['epci_id'], unique=False)
+
     op.create_table('user_sessions',
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.Uuid(), nullable=False),
@@ -104,8 +160,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
 
     op.drop_table('user_sessions')
+    with op.batch_alter_table('venues', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_venues_epci_id'))
+
+    op.drop_table('venues')
     op.drop_table('users')
     op.drop_table('structures')
+    op.drop_table('resource_descriptions')
+    op.drop_table('resources')
     op.drop_table('login_throttles')
     op.drop_table('epcis')
     op.drop_table('device_state')

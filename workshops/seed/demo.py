@@ -1,0 +1,61 @@
+"""Demonstration data: the reference data, then accounts with one known passphrase (demo instances only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workshops.auth import queries as auth_queries
+from workshops.auth.models import User
+from workshops.auth.services import NewUser, create_user, normalize_username
+from workshops.seed.reference import DEPARTEMENT_DAS, DEPARTEMENT_MISSION, load_reference
+
+# Known to anyone who reads this file: which is why only a DEMO instance, on its
+# own database file, may ever hold these accounts (see cli.demo_command).
+DEMO_PASSPHRASE = "essai des ateliers vienne"  # noqa: S105 (public on purpose, demo only)
+
+# Login name, full name, role, structure.
+DEMO_ACCOUNTS = (
+    ("demo-conseiller", "Camille Martin (démo)", "conseiller", DEPARTEMENT_DAS),
+    ("demo-manager", "Dominique Bernard (démo)", "manager", DEPARTEMENT_MISSION),
+    ("demo-admin", "Alex Moreau (démo)", "admin", DEPARTEMENT_MISSION),
+)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo account as printed in the terminal."""
+
+    username: str
+    role: str
+    structure: str
+    is_new: bool
+
+
+def load_demo(db: Session) -> tuple[list[tuple[str, int, int]], list[DemoAccount]]:
+    """Load the reference data, then the demo accounts that are missing.
+
+    Accounts already there keep their password. Flushes, never commits.
+    Returns the reference counts and the accounts. Raises ValidationFailed if
+    a row of the data breaks a rule.
+    """
+    counts = load_reference(db)
+    accounts = [_ensure_account(db, *row) for row in DEMO_ACCOUNTS]
+    # Later features add their demo data here (ateliers, families, equipment),
+    # after the accounts and venues they refer to.
+    return counts, accounts
+
+
+def _ensure_account(db: Session, username: str, display_name: str, role: str,
+                    structure_name: str) -> DemoAccount:
+    user = db.scalar(select(User).where(User.username == normalize_username(username)))
+    is_new = user is None
+    if is_new:
+        structure = auth_queries.get_structure_by_name(db, structure_name)
+        user = create_user(db, NewUser(username=username, display_name=display_name,
+                                       password=DEMO_PASSPHRASE, role=role,
+                                       structure_id=structure.id),
+                           structure_name=structure_name)
+    return DemoAccount(user.username, user.role, user.structure.name if user.structure else "-", is_new)
