@@ -83,7 +83,8 @@ def test_no_import_hidden_in_a_function(path, relative):
     assert hidden == [], f"{relative}: imports inside functions at lines {hidden}"
 
 
-SERVICE_MODULES = [(p, r) for p, r in MODULES if r.name in {"services.py", "queries.py"}]
+# A large feature splits its services and queries by area: registration_services.py...
+SERVICE_MODULES = [(p, r) for p, r in MODULES if r.name.endswith(("services.py", "queries.py"))]
 
 
 @pytest.mark.parametrize("path,relative", SERVICE_MODULES, ids=[str(r) for _, r in SERVICE_MODULES])
@@ -99,7 +100,7 @@ def test_services_and_queries_stay_out_of_the_web_layer(path, relative):
 
 WRITE_CALLS = {"add", "add_all", "delete", "merge", "bulk_save_objects"}
 NON_SERVICE_MODULES = [(p, r) for p, r in MODULES
-                       if r.name != "services.py" and r.parts[0] not in {"core"}]
+                       if not r.name.endswith("services.py") and r.parts[0] not in {"core"}]
 
 
 @pytest.mark.parametrize("path,relative", NON_SERVICE_MODULES,

@@ -16,12 +16,16 @@ from workshops.core import cli as core_cli
 from workshops.core import db as core_db
 from workshops.core import errors, i18n, security
 from workshops.core import views as core_views
+from workshops.families import cli as families_cli
+from workshops.families import import_views, registration_views
+from workshops.families import views as families_views
 from workshops.resources import views as resources_views
 from workshops.scheduling import views as scheduling_views
 from workshops.seed import cli as seed_cli
 
 ROOT = Path(__file__).resolve().parent.parent
-BLUEPRINTS = (core_views.bp, auth_views.bp, resources_views.bp, scheduling_views.bp)
+BLUEPRINTS = (core_views.bp, auth_views.bp, resources_views.bp, scheduling_views.bp,
+              families_views.bp, import_views.bp, registration_views.bp)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -58,5 +62,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     core_cli.init_app(app)
     app.cli.add_command(auth_cli.users)
+    app.cli.add_command(families_cli.families)
     app.cli.add_command(seed_cli.seed)
     return app

@@ -59,3 +59,12 @@ def session_started(db: Session, token: str) -> datetime | None:
 def get_structure_by_name(db: Session, name: str) -> Structure | None:
     """The structure with exactly this name, or None."""
     return db.scalar(select(Structure).where(Structure.name == name))
+
+
+def visible_structure_ids(user: User) -> set[uuid.UUID] | None:
+    """The structures whose families and ateliers the user may see: None means
+    all of them (managers and admins); a conseiller sees their own structure
+    only (none if they have no structure yet)."""
+    if user.role in ("manager", "admin"):
+        return None
+    return {user.structure_id} if user.structure_id else set()

@@ -28,11 +28,8 @@ from workshops.auth.models import (
     UserSession,
 )
 from workshops.core.errors import NotAllowed, ValidationFailed
-from workshops.core.models import utcnow
+from workshops.core.models import derived_id, utcnow
 from workshops.core.security import ROLES
-
-# Namespace of ids derived from natural keys (reference data made alike everywhere).
-REFERENCE_NAMESPACE = uuid.UUID("5b0e4a2c-2f4e-4c55-9a43-0d6f3f1f8a10")
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
@@ -301,7 +298,7 @@ def save_epci(db: Session, siren: str, name: str, commune_count: int | None = No
         raise ValidationFailed(reasons)
     # The id derives from the SIREN, so every installation makes the same row.
     epci = db.scalar(select(Epci).where(Epci.siren == siren)) or Epci(
-        id=uuid.uuid5(REFERENCE_NAMESPACE, f"epci:{siren}"), siren=siren)
+        id=derived_id("epci", siren), siren=siren)
     epci.name, epci.commune_count = name.strip(), commune_count
     db.add(epci)
     db.flush()

@@ -142,3 +142,14 @@ def _refuse_bulk_writes_on_synced(orm_execute_state) -> None:
         raise BulkWriteRefused(
             f"bulk write on synced table {mapper.local_table.name}: load and change the rows"
         )
+
+
+# Namespace of ids derived from natural keys: the same record made on two
+# devices (or seeded apart) gets the same id and merges instead of duplicating.
+DERIVED_ID_NAMESPACE = uuid.UUID("5b0e4a2c-2f4e-4c55-9a43-0d6f3f1f8a10")
+
+
+def derived_id(kind: str, *keys: object) -> uuid.UUID:
+    """A deterministic UUID for `kind` and its natural key, e.g.
+    derived_id("registration", workshop_id, family_id)."""
+    return uuid.uuid5(DERIVED_ID_NAMESPACE, ":".join([kind, *map(str, keys)]))

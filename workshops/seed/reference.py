@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workshops.auth import queries as auth_queries
 from workshops.auth.models import Epci, Structure
-from workshops.auth.services import REFERENCE_NAMESPACE, StructureData, save_epci, save_structure
+from workshops.auth.services import StructureData, save_epci, save_structure
+from workshops.core.models import derived_id
 from workshops.resources import queries as resource_queries
 from workshops.resources.models import Resource, ResourceDescription
 from workshops.resources.services import ResourceData, save_resource
@@ -176,29 +175,23 @@ def load_reference(db: Session) -> list[tuple[str, int, int]]:
                                    structures[host].id))
     for data in RESOURCES:
         resource_queries.find_resource_by_name(db, data.name) or save_resource(
-            db, data, Resource(id=reference_id("resource", data.name)))
+            db, data, Resource(id=derived_id("resource", data.name)))
     after = count_rows(db)
     return [(label, after[label], after[label] - before[label]) for label, _ in COUNTED]
-
-
-def reference_id(kind: str, key: str) -> uuid.UUID:
-    """The same id for the same reference row on every installation, so a hub
-    and laptops seeded apart agree when they sync."""
-    return uuid.uuid5(REFERENCE_NAMESPACE, f"{kind}:{key}")
 
 
 def ensure_structure(db: Session, data: StructureData) -> Structure:
     """The structure with this name, created from `data` when missing.
     Raises ValidationFailed when `data` breaks a rule."""
     return auth_queries.get_structure_by_name(db, data.name) or save_structure(
-        db, data, Structure(id=reference_id("structure", data.name)))
+        db, data, Structure(id=derived_id("structure", data.name)))
 
 
 def ensure_venue(db: Session, data: VenueData) -> Venue:
     """The venue with this name in this commune, created from `data` when missing.
     Raises ValidationFailed when `data` breaks a rule."""
     return venue_queries.find_venue(db, data.name, data.commune) or save_venue(
-        db, data, Venue(id=reference_id("venue", f"{data.name}|{data.commune}")))
+        db, data, Venue(id=derived_id("venue", data.name, data.commune)))
 
 
 def count_rows(db: Session) -> dict[str, int]:

@@ -1,0 +1,1 @@
+"""Households of collégiens, their registrations to ateliers, check-in and imports."""
