@@ -15,6 +15,9 @@ bp = Blueprint("core", __name__)
 # whose endpoint does not exist (a feature not installed) are left out.
 MAIN_MENU = (
     ("core.home", _l("Home"), None),
+    ("scheduling.workshops", _l("Ateliers"), None),
+    ("families.index", _l("Families"), None),
+    ("imports.upload", _l("Import a list"), None),
     ("resources.index", _l("Resources"), None),
     ("scheduling.venues", _l("Venues"), None),
     ("auth.structures", _l("Structures"), None),
