@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from workshops.auth import forms, queries, services
 from workshops.core.errors import ValidationFailed
@@ -200,8 +201,8 @@ def user_end_sessions(user_id):
     if forms.ConfirmForm().validate_on_submit():
         count = services.end_all_sessions(db.session, user)
         db.session.commit()
-        flash(_("%(count)s session(s) ended for %(name)s.", count=count, name=user.display_name),
-              "success")
+        flash(ngettext("%(num)d session ended for %(name)s.", "%(num)d sessions ended for %(name)s.",
+                       count, name=user.display_name), "success")
     return redirect(url_for("auth.users"))
 
 
