@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask_migrate import stamp
 from sqlalchemy import select
 
@@ -13,6 +16,20 @@ from workshops.auth import services as auth_services
 from workshops.extensions import db as _db
 
 PASSWORD = "une phrase de passe assez longue"
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogues():
+    """Compile stale message catalogues, so a plain `pytest` sees the French UI."""
+    for po_path in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file)
+        with mo_path.open("wb") as mo_file:
+            write_mo(mo_file, catalog)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from workshops.auth.models import User, UserSession
 from workshops.core.errors import NotAllowed, ValidationFailed
 from workshops.extensions import db as _db
 
-GENERIC_FAILURE = b"Login failed"
+# The one login failure message, as French users read it.
+GENERIC_FAILURE = "La connexion a échoué".encode()
 
 
 def test_passwords_are_hashed_with_argon2id(db):

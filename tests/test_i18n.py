@@ -38,6 +38,10 @@ def test_catalogues_are_complete_and_current():
     assert catalogue_problems() == []
 
 
+# A word of the layout that every page shows, per language.
+LOG_OUT = {"fr": "Se déconnecter", "en": "Log out"}
+
+
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_every_page_renders_in_both_languages(app, client, runner, logged_in, lang):
     result = runner.invoke(args=["seed", "reference"])
@@ -52,5 +56,6 @@ def test_every_page_renders_in_both_languages(app, client, runner, logged_in, la
             continue
         assert response.status_code == 200, path
         assert f'<html lang="{lang}"'.encode() in response.data, path
+        assert LOG_OUT[lang] in response.get_data(as_text=True), path
         rendered += 1
     assert rendered >= 8
