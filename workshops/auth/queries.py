@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workshops.auth.models import Epci, Structure, User, UserSession
-from workshops.auth.services import hash_token
+from workshops.auth.services import hash_token, normalize_username
 from workshops.core.models import utcnow
 
 
@@ -68,3 +68,8 @@ def visible_structure_ids(user: User) -> set[uuid.UUID] | None:
     if user.role in ("manager", "admin"):
         return None
     return {user.structure_id} if user.structure_id else set()
+
+
+def get_user_by_username(db: Session, username: str) -> User | None:
+    """The account with this login name (compared as typed at login), or None."""
+    return db.scalar(select(User).where(User.username == normalize_username(username)))

@@ -15,7 +15,6 @@ from sqlalchemy import (
     TypeDecorator,
     Uuid,
     event,
-    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -105,9 +104,13 @@ class BulkWriteRefused(RuntimeError):
 
 
 def get_device_state(session: Session) -> DeviceState:
-    """The single DeviceState row, created on first use (flushes nothing itself)."""
+    """The single DeviceState row (id 1), created on first use (flushes nothing itself).
+
+    Read through the identity map: once loaded in a transaction, later flushes
+    of that transaction stamp without another query.
+    """
     with session.no_autoflush:
-        state = session.scalars(select(DeviceState).limit(1)).first()
+        state = session.get(DeviceState, 1)
     if state is None:
         state = DeviceState(id=1, device_id=uuid.uuid4(), hlc_physical=0, hlc_counter=0)
         session.add(state)

@@ -6,9 +6,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from workshops.auth import queries as auth_queries
 from workshops.core.db import begin_write
 from workshops.core.errors import ValidationFailed
 from workshops.extensions import db
+from workshops.seed.activity import load_activity
 from workshops.seed.demo import DEMO_PASSPHRASE, DemoAccount, load_demo
 from workshops.seed.reference import load_reference
 
@@ -31,17 +33,39 @@ def demo_command() -> None:
     Refused unless the app runs in demo mode (WORKSHOPS_DEMO=1), so that
     no real installation ever holds an account whose password is public.
     """
-    if not current_app.config["DEMO"]:
-        raise click.ClickException(
-            "This is not a demo instance: demo accounts have a public passphrase and are only "
-            "created with WORKSHOPS_DEMO=1, which also gives the demo its own database file "
-            "(instance/demo.sqlite). For a real installation, use `flask seed reference` and "
-            "`flask users create`.")
+    _refuse_unless_demo()
     begin_write(db.session)
     counts, accounts = _in_one_transaction(load_demo)
     click.echo("Demo data loaded:")
     _echo_counts(counts)
     _echo_accounts(accounts)
+
+
+@seed.command("volume")
+@click.option("--families", default=10_000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--workshops", default=2_000, show_default=True, type=click.IntRange(1, 20_000))
+@click.option("--registrations", default=50_000, show_default=True, type=click.IntRange(0, 500_000),
+              help="Registrations in all, spread evenly over the ateliers.")
+def volume_command(families: int, workshops: int, registrations: int) -> None:
+    """Build a large made-up data set for benchmarks (demo instances only)."""
+    _refuse_unless_demo()
+    begin_write(db.session)
+    _, accounts = _in_one_transaction(load_demo)
+    begin_write(db.session)
+    conseiller = auth_queries.get_user_by_username(db.session, accounts[0].username)
+    made = _in_one_transaction(lambda session: load_activity(
+        session, conseiller, families=families, workshops=workshops,
+        registrations_per_workshop=max(0, registrations // workshops), seed=860))
+    click.echo(f"Volume data: {made.families} families, {made.workshops} ateliers, "
+               f"{made.registrations} registrations.")
+
+
+def _refuse_unless_demo() -> None:
+    if not current_app.config["DEMO"]:
+        raise click.ClickException(
+            "This is not a demo instance: made-up data is only loaded with WORKSHOPS_DEMO=1, which "
+            "also gives the demo its own database file (instance/demo.sqlite). For a real "
+            "installation, use `flask seed reference` and `flask users create`.")
 
 
 def _in_one_transaction(load):

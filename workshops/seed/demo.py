@@ -8,13 +8,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workshops.auth import queries as auth_queries
-from workshops.auth.models import User
-from workshops.auth.services import NewUser, create_user, normalize_username
+from workshops.auth.services import NewUser, create_user
+from workshops.scheduling.models import Workshop
+from workshops.seed.activity import load_activity
 from workshops.seed.reference import DEPARTEMENT_DAS, DEPARTEMENT_MISSION, load_reference
 
 # Known to anyone who reads this file: which is why only a DEMO instance, on its
 # own database file, may ever hold these accounts (see cli.demo_command).
 DEMO_PASSPHRASE = "essai des ateliers vienne"  # noqa: S105 (public on purpose, demo only)
+
+# A small, lively data set: a few months of ateliers around today.
+DEMO_ACTIVITY = {"families": 48, "workshops": 12, "registrations_per_workshop": 10}
 
 # Login name, full name, role, structure.
 DEMO_ACCOUNTS = (
@@ -43,14 +47,19 @@ def load_demo(db: Session) -> tuple[list[tuple[str, int, int]], list[DemoAccount
     """
     counts = load_reference(db)
     accounts = [_ensure_account(db, *row) for row in DEMO_ACCOUNTS]
-    # Later features add their demo data here (ateliers, families, equipment),
-    # after the accounts and venues they refer to.
+    # Ateliers and families once, for the demo conseiller: a second run adds none.
+    if db.scalars(select(Workshop.id).limit(1)).first() is None:
+        conseiller = auth_queries.get_user_by_username(db, "demo-conseiller")
+        made = load_activity(db, conseiller, **DEMO_ACTIVITY)
+        counts += [("ateliers", made.workshops, made.workshops), ("families", made.families, made.families),
+                   ("registrations", made.registrations, made.registrations)]
+    # Later features add their demo data here (equipment), after what it refers to.
     return counts, accounts
 
 
 def _ensure_account(db: Session, username: str, display_name: str, role: str,
                     structure_name: str) -> DemoAccount:
-    user = db.scalar(select(User).where(User.username == normalize_username(username)))
+    user = auth_queries.get_user_by_username(db, username)
     is_new = user is None
     if is_new:
         structure = auth_queries.get_structure_by_name(db, structure_name)
