@@ -8,8 +8,9 @@ from workshops import create_app
 from workshops.auth.models import Epci, Structure, User
 from workshops.core.models import DeviceState
 from workshops.extensions import db as _db
+from workshops.families.models import Family, Registration
 from workshops.resources.models import Resource, ResourceDescription
-from workshops.scheduling.models import Venue
+from workshops.scheduling.models import Venue, Workshop
 from workshops.seed.demo import DEMO_PASSPHRASE
 
 ENEJ = {"Lire en Vienne collèges", "Enseigno", "E-sidoc", "Stage de 3e"}
@@ -141,3 +142,34 @@ def test_two_installations_seeded_apart_make_the_same_rows(tmp_path):
     hub, laptop = _reference_ids(tmp_path, "hub.sqlite"), _reference_ids(tmp_path, "laptop.sqlite")
     assert hub == laptop
     assert all(hub.values())
+
+
+def test_demo_brings_ateliers_families_and_attendance_once(app, runner):
+    app.config["DEMO"] = True
+    _seed(runner, "demo")
+    with app.app_context():
+        first = (_count(Workshop), _count(Family), _count(Registration))
+        held = _db.session.scalar(select(func.count()).select_from(Workshop)
+                                  .where(Workshop.status == "held"))
+        present = _db.session.scalar(select(func.count()).select_from(Registration)
+                                     .where(Registration.status == "attended"))
+    assert first == (12, 48, 120)
+    assert held >= 1 and present >= 1, "past ateliers are closed with families present"
+    _seed(runner, "demo")
+    with app.app_context():
+        assert (_count(Workshop), _count(Family), _count(Registration)) == first
+
+
+def test_volume_is_refused_on_a_real_installation(app, runner):
+    result = runner.invoke(args=["seed", "volume", "--families", "5"])
+    assert result.exit_code != 0 and "not a demo instance" in result.output
+
+
+def test_volume_builds_the_asked_numbers(app, runner):
+    app.config["DEMO"] = True
+    output = _seed(runner, "volume", "--families", "30", "--workshops", "6", "--registrations", "60")
+    assert "30 families, 6 ateliers, 60 registrations" in output
+    with app.app_context():
+        # On top of the demo's own ateliers and families.
+        assert _count(Workshop) == 12 + 6 and _count(Family) == 48 + 30
+        assert _count(Registration) == 120 + 60
