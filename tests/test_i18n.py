@@ -44,7 +44,8 @@ LOG_OUT = {"fr": "Se déconnecter", "en": "Log out"}
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_every_page_renders_in_both_languages(app, client, runner, logged_in, lang):
-    result = runner.invoke(args=["seed", "reference"])
+    app.config["DEMO"] = True  # demo data gives a sample row for every kind of page
+    result = runner.invoke(args=["seed", "demo"])
     assert result.exit_code == 0, result.output
     logged_in("admin")
     client.post(f"/language/{lang}", data={"next": "/"})
@@ -55,6 +56,8 @@ def test_every_page_renders_in_both_languages(app, client, runner, logged_in, la
             assert response.status_code == 404, "no first-run page once an account exists"
             continue
         assert response.status_code == 200, path
+        if not response.data.lstrip().lower().startswith(b"<!doctype"):
+            continue  # an HTML fragment fetched by a page's script
         assert f'<html lang="{lang}"'.encode() in response.data, path
         assert LOG_OUT[lang] in response.get_data(as_text=True), path
         rendered += 1
