@@ -13,9 +13,10 @@ from flask_babel import lazy_gettext as _l
 
 MAX_NAME_LENGTH = 100
 
-# Letters and combining marks, spaces, apostrophes (straight and typographic),
-# hyphens and dots: "N’Diaye", "Jean-Baptiste", "É. Yilmaz".
-_NAME_PATTERN = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ '’\-.])*$")
+# Besides letters and the marks that go with them (Thai, Hindi, Arabic harakat):
+# spaces, apostrophes (straight and typographic), hyphens and dots, as in
+# "N’Diaye", "Jean-Baptiste", "É. Yilmaz".
+_NAME_PUNCTUATION = frozenset(" '’-.")
 _BIDI_AND_CONTROL = {"Cc", "Cf"}
 
 # France first, then the overseas departments and territories whose numbers
@@ -37,9 +38,16 @@ def name_problem(text: str) -> str | None:
         return str(_l("Remove the invisible or control characters."))
     if len(text) > MAX_NAME_LENGTH:
         return str(_l("Use at most %(max)s characters.", max=MAX_NAME_LENGTH))
-    if text and not _NAME_PATTERN.match(text):
+    if text and not _is_name(text):
         return str(_l("Use letters, spaces, apostrophes, hyphens and dots only."))
     return None
+
+
+def _is_name(text: str) -> bool:
+    """Starts with a letter; then letters, their marks and name punctuation only."""
+    if not unicodedata.category(text[0]).startswith("L"):
+        return False
+    return all(unicodedata.category(char)[0] in "LM" or char in _NAME_PUNCTUATION for char in text)
 
 
 def fold(text: str) -> str:
@@ -47,8 +55,10 @@ def fold(text: str) -> str:
 
     "Élodie" and "elodie", "N’Diaye" and "n'diaye" fold alike.
     """
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+    # Decompose before and after casefolding: a styled capital ("ℌ") only
+    # becomes a plain letter once decomposed, and must then be folded too.
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    stripped = "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
     return " ".join(stripped.replace("’", "'").replace("ʼ", "'").split())
 
 
