@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -475,3 +476,12 @@ def test_a_manager_without_structure_must_choose_one(app, client, auth, user_of,
     assert 'href="#structure_id"' in page and _count_families(app) == 0
     response = client.post("/families/new", data={**FORM, "structure_id": str(structures["b"])})
     assert response.status_code == 302 and _count_families(app) == 1
+
+
+def test_a_notice_given_just_after_midnight_in_paris_is_not_in_the_future(db, actor):
+    """At 00:30 in Paris (22:30 UTC the day before in summer) the notice date is today."""
+    with time_machine.travel(datetime(2026, 6, 15, 22, 30, tzinfo=UTC), tick=False):
+        data = services.FamilyData(guardians=(services.GuardianData("Élodie", "Martin"),),
+                                   notice_version="2026-01", notice_date=date(2026, 6, 16))
+        family = services.create_family(db, data, actor)
+    assert family.notice_date == date(2026, 6, 16)

@@ -29,6 +29,7 @@ from workshops.families.models import (
     Registration,
 )
 from workshops.families.queries import DuplicateCandidate
+from workshops.scheduling.localtime import local_today
 
 # Languages a guardian may prefer (ISO 639-1), the one list of the app; labels in forms.py.
 LANGUAGES = ("fr", "en", "ar", "uk", "tr", "pt", "es", "ru", "ro", "vi", "it", "de", "pl",
@@ -236,7 +237,8 @@ def _household_problems(data: FamilyData) -> list[Reason]:
     if len((data.notice_version or "").strip()) > MAX_NOTICE_VERSION_LENGTH:
         reasons.append(("notice_version", _l("Use at most %(max)s characters.",
                                              max=MAX_NOTICE_VERSION_LENGTH)))
-    if data.notice_date is not None and data.notice_date > utcnow().date():
+    # Compared with the Paris date: a walk-in at 00:30 in Paris is still "today".
+    if data.notice_date is not None and data.notice_date > local_today(utcnow()):
         reasons.append(("notice_date", _l("The notice cannot have been shown in the future.")))
     return reasons
 

@@ -1,18 +1,30 @@
-"""Venues: the list with its filters, and the form every staff account may use."""
+"""Venues (the list and the form every staff account may use), the ateliers list
+and the week; the atelier page and its actions are in workshop_views."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from workshops.auth import queries as auth_queries
 from workshops.core.errors import ValidationFailed
 from workshops.core.forms import apply_reasons, choices, parse_uuid
+from workshops.core.models import utcnow
 from workshops.extensions import db
-from workshops.scheduling import forms, queries, services
-from workshops.scheduling.models import VENUE_KINDS
+from workshops.scheduling import forms, queries, services, workshop_views
+from workshops.scheduling.localtime import days_bounds, local_today, monday_of, parse_day
+from workshops.scheduling.models import VENUE_KINDS, WORKSHOP_KINDS
 
 bp = Blueprint("scheduling", __name__)
+
+# The atelier page and its actions, declared in workshop_views (endpoint = function name).
+for _rule, _view, _options in workshop_views.ROUTES:
+    bp.add_url_rule(_rule, view_func=_view, **_options)
+
+# Ateliers per page of the list (each row costs its Babel date formatting).
+PAGE_SIZE = 50
 
 
 def _epci_choices(empty_label: str):
@@ -72,3 +84,57 @@ def _venue_data(form: forms.VenueForm) -> services.VenueData:
         name=form.name.data, commune=form.commune.data, epci_id=parse_uuid(form.epci_id.data),
         kind=form.kind.data, address=form.address.data or "", postcode=form.postcode.data or "",
         structure_id=parse_uuid(form.structure_id.data), is_active=form.is_active.data)
+
+
+@bp.route("/ateliers")
+def workshops():
+    """Upcoming (or past) ateliers of the user's scope, with filters and counts."""
+    filters = forms.WorkshopFilterForm(request.args)
+    filters.venue_id.choices = choices([("", _("All venues"))] + [
+        (str(v.id), v.name) for v in queries.list_venues(db.session)])
+    filters.structure_id.choices = _filter_structure_choices()
+    is_past = request.args.get("when") == "past"
+    criteria = _list_criteria(filters)
+    upcoming_count, past_count = queries.count_workshops(db.session, g.user, **criteria)
+    total = past_count if is_past else upcoming_count
+    page = min(max(request.args.get("page", 1, type=int), 1), max(1, -(-total // PAGE_SIZE)))
+    found = queries.list_workshops(db.session, g.user, upcoming=not is_past, limit=PAGE_SIZE,
+                                   offset=(page - 1) * PAGE_SIZE, **criteria)
+    arguments = {key: value for key, value in request.args.items()
+                 if key not in ("when", "page") and value}
+    return render_template(
+        "scheduling/workshops.html", filters=filters, workshops=found, is_past=is_past,
+        upcoming_count=upcoming_count, past_count=past_count, total=total, arguments=arguments,
+        is_filtered=any(criteria.values()), page=page, has_next=page * PAGE_SIZE < total,
+        first_shown=(page - 1) * PAGE_SIZE + 1, last_shown=(page - 1) * PAGE_SIZE + len(found),
+        kind_labels=forms.WORKSHOP_KIND_LABELS, status_labels=forms.WORKSHOP_STATUS_LABELS)
+
+
+def _filter_structure_choices():
+    structures = auth_queries.list_structures(db.session)
+    visible = auth_queries.visible_structure_ids(g.user)
+    if visible is not None:
+        structures = [s for s in structures if s.id in visible]
+    return choices([("", _("All structures"))] + [(str(s.id), s.name) for s in structures])
+
+
+def _list_criteria(filters: forms.WorkshopFilterForm) -> dict:
+    """The list's filters from the query string: an unknown value means no filter."""
+    start_day, end_day = filters.start.data, filters.end.data  # None when empty or malformed
+    start = days_bounds(start_day, start_day)[0] if start_day else None
+    end = days_bounds(end_day, end_day)[1] if end_day else None
+    return {"kind": filters.kind.data if filters.kind.data in WORKSHOP_KINDS else None,
+            "venue_id": parse_uuid(filters.venue_id.data),
+            "structure_id": parse_uuid(filters.structure_id.data), "start": start, "end": end}
+
+
+@bp.route("/ateliers/week")
+def workshops_week():
+    """Monday to Sunday of the week holding ?day= (today by default)."""
+    today = local_today(utcnow())
+    monday = monday_of(parse_day(request.args.get("day")) or today)
+    days = queries.week(db.session, g.user, monday)
+    return render_template(
+        "scheduling/week.html", days=days, is_empty=not any(items for _day, items in days), today=today,
+        monday=monday, previous=monday - timedelta(days=7), next=monday + timedelta(days=7),
+        this_monday=monday_of(today), status_labels=forms.WORKSHOP_STATUS_LABELS)
