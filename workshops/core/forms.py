@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice
+from wtforms import SelectChoice, SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from workshops.core.errors import ValidationFailed
 
@@ -33,3 +34,11 @@ def parse_uuid(value: str | None) -> uuid.UUID | None:
         return uuid.UUID(value) if value else None
     except ValueError:
         return None
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multiple choice shown as a list of checkboxes (the macros render it as a
+    fieldset): easier than a multi-select on a touch screen or with a keyboard."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

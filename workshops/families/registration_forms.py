@@ -15,16 +15,14 @@ from wtforms import (
     RadioField,
     SearchField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TelField,
 )
 from wtforms.fields import FieldList
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from workshops.core.errors import ValidationFailed
-from workshops.core.forms import choices, parse_uuid
+from workshops.core.forms import MultiCheckboxField, choices, parse_uuid
 from workshops.core.taxonomy import AGE_BRACKETS, SOCIAL_STATUSES
 from workshops.families.attendance_services import MAX_HEADCOUNT, SheetMark, SheetWalkIn
 from workshops.families.models import REGISTRATION_STATUSES
@@ -45,13 +43,6 @@ STATUS_BADGES = {"invited": "", "registered": "info", "attended": "success", "ab
 BLANK_SHEET_ROWS = 8
 NOTICE_LABEL = _l("I gave the privacy notice; the family agrees to its name being recorded")
 FOLLOW_UP_LABEL = _l("The family agrees to be contacted for follow-up")
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """Several choices as a list of checkboxes (the field macro draws it as a fieldset)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def _adults(label=None):

@@ -11,15 +11,13 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from workshops.core.forms import choices
+from workshops.core.forms import MultiCheckboxField, choices
 from workshops.core.taxonomy import LEVELS, THEMATIQUES
 from workshops.scheduling.models import VENUE_KINDS, WORKSHOP_KINDS, WORKSHOP_STATUSES
 from workshops.scheduling.workshop_services import MAX_SERIES_COUNT, SERIES_INTERVALS, SESSION_LANGUAGES
@@ -98,14 +96,6 @@ def language_label(code: str, locale: str) -> str:
 def language_choices(locale: str):
     """The session languages as options, named in the interface language."""
     return choices((code, language_label(code, locale)) for code in SESSION_LANGUAGES)
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A multiple choice shown as a list of checkboxes (the macros render it as a
-    fieldset): easier than a multi-select on a touch screen or with a keyboard."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class WorkshopForm(FlaskForm):
