@@ -33,8 +33,10 @@ def compiled_catalogues():
 
 
 @pytest.fixture
-def app(tmp_path):
-    """An app on a fresh SQLite file, schema at the migration head."""
+def app(tmp_path, monkeypatch):
+    """An app on a fresh SQLite file, schema at the migration head, with its own
+    instance folder (a test never writes into the real instance/)."""
+    monkeypatch.setenv("WORKSHOPS_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app({
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",

@@ -49,10 +49,9 @@ def _fixture_rows() -> list[list[str]]:
 
 
 @pytest.fixture
-def pending_folder(app, tmp_path):
-    """Uploaded files wait in the test's own folder, never in the real instance folder."""
-    app.config["IMPORT_PENDING_FOLDER"] = str(tmp_path / "pending")
-    return tmp_path / "pending"
+def pending_folder(app):
+    """Uploaded files wait in the test app's own instance folder."""
+    return Path(app.instance_path) / "imports"
 
 
 @pytest.fixture
@@ -526,7 +525,7 @@ def _to_preview(client, data: bytes, mapping=None, **fields) -> str:
 
 
 def _pending_files(app) -> list[str]:
-    folder = Path(app.config["IMPORT_PENDING_FOLDER"])
+    folder = Path(app.instance_path) / "imports"
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 

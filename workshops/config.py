@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
     "MAX_FORM_MEMORY_SIZE": 500_000,
     "MAX_FORM_PARTS": 1000,
+    # Lists of families or equipment uploaded for import.
+    "IMPORT_MAX_BYTES": 2 * 1024 * 1024,
     # Who to call, printed on family documents.
     "HELPLINE_PHONE": "05 67 802 222",
 }

@@ -41,15 +41,13 @@ SAMPLE_ROWS = 3
 
 
 def pending_folder() -> Path:
-    """Where uploaded lists wait for their confirmation: IMPORT_PENDING_FOLDER if
-    configured, else instance/imports."""
-    configured = current_app.config.get("IMPORT_PENDING_FOLDER")
-    return Path(configured) if configured else Path(current_app.instance_path) / "imports"
+    """Where uploaded lists wait for their confirmation (instance/imports)."""
+    return Path(current_app.instance_path) / "imports"
 
 
 def max_bytes() -> int:
-    """The size limit of an uploaded list: IMPORT_MAX_BYTES if configured, else the importer's."""
-    return int(current_app.config.get("IMPORT_MAX_BYTES") or importers.MAX_FILE_BYTES)
+    """The size limit of an uploaded list (IMPORT_MAX_BYTES)."""
+    return int(current_app.config["IMPORT_MAX_BYTES"])
 
 
 @bp.route("", methods=["GET", "POST"])
