@@ -42,6 +42,9 @@ def app(tmp_path, monkeypatch):
         "SECRET_KEY": "test-secret-key",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite'}",
         "WTF_CSRF_ENABLED": False,
+        # Tests read messages by their ids (English), so rewording a French
+        # translation breaks no test; tests/test_i18n.py proves the French UI.
+        "BABEL_DEFAULT_LOCALE": "en",
     })
     with app.app_context():
         _db.create_all()

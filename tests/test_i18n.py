@@ -6,9 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+from flask_migrate import stamp
 
 from tests.conftest import get_paths
+from workshops import create_app
 from workshops.core.i18n import catalogue_problems
+from workshops.extensions import db as _db
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,3 +65,17 @@ def test_every_page_renders_in_both_languages(app, client, runner, logged_in, la
         assert LOG_OUT[lang] in response.get_data(as_text=True), path
         rendered += 1
     assert rendered >= 8
+
+
+def test_french_is_the_default_language(tmp_path, monkeypatch):
+    """A fresh installation speaks French until someone chooses otherwise."""
+    monkeypatch.setenv("WORKSHOPS_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"TESTING": True, "SECRET_KEY": "k",
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'fr.sqlite'}"})
+    with app.app_context():
+        _db.create_all()
+        stamp()
+    page = app.test_client().get("/setup").get_data(as_text=True)
+    assert '<html lang="fr"' in page and "Créer le compte administrateur" in page
+    with app.app_context():
+        _db.engine.dispose()

@@ -114,6 +114,7 @@ def test_the_list_shows_descriptions_in_the_interface_language(client, logged_in
     add_resource(services.ResourceData("Caf", category="public_service",
                                        descriptions={"fr": "Le compte de la Caf."}))
     logged_in("conseiller")
+    client.post("/language/fr", data={"next": "/resources"})
     page = client.get("/resources").get_data(as_text=True)
     assert PIX.descriptions["fr"] in page and "pix.fr" in page
     client.post("/language/en", data={"next": "/resources"})

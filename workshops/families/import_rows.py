@@ -4,13 +4,11 @@ as a household, with the duplicates in the database and in the file. Reads only.
 
 from __future__ import annotations
 
-import difflib
 import re
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -319,56 +317,23 @@ class DuplicateIndex:
     """
 
     def __init__(self) -> None:
-        self.buckets: dict[tuple[str, str], list[tuple[object, tuple]]] = defaultdict(list)
+        self.buckets: dict[tuple[str, str], list[tuple[object, GuardianKey]]] = defaultdict(list)
 
     def record(self, owner: object, key: GuardianKey) -> None:
-        entry = (owner, _comparable(key))
-        for bucket in _buckets(entry[1]):
-            self.buckets[bucket].append(entry)
+        for bucket in _buckets(key):
+            self.buckets[bucket].append((owner, key))
 
     def owners(self, key: GuardianKey) -> list[object]:
         """Owners with a guardian matching `key`, in the order they were added."""
-        wanted, found = _comparable(key), {}
-        for bucket in _buckets(wanted):
+        found = {}
+        for bucket in _buckets(key):
             for owner, other in self.buckets[bucket]:
-                if owner not in found and _same_person(wanted, other):
+                if owner not in found and len(queries.matched_criteria(key, other)) >= 2:
                     found[owner] = True
         return list(found)
 
 
-def _comparable(key: GuardianKey) -> tuple[str, str, str, str]:
-    return _compact(key.last_name), key.first_name, key.phone or "", (key.email or "").casefold()
-
-
-def _buckets(comparable: tuple[str, str, str, str]) -> list[tuple[str, str]]:
-    return [(name, value) for name, value in zip(("first", "phone", "email"), comparable[1:], strict=True)
-            if value]
-
-
-def _same_person(key: tuple[str, str, str, str], other: tuple[str, str, str, str]) -> bool:
-    exact = sum(bool(a) and a == b for a, b in zip(key[1:], other[1:], strict=True))
-    return exact >= 2 or (exact == 1 and _close_surnames(key[0], other[0]))
-
-
-@lru_cache(maxsize=65536)
-def _close_surnames(first: str, second: str) -> bool:
-    """The surname criterion of find_duplicates, with its prefilter (same start or end)
-    and cheap bounds before difflib."""
-    if not first or not second or first == second:
-        return bool(first) and first == second
-    if first[:3] != second[:3] and first[-3:] != second[-3:]:
-        return False
-    needed = queries.SURNAME_SIMILARITY * (len(first) + len(second))
-    if 2 * min(len(first), len(second)) < needed \
-            or 2 * sum((_letters(first) & _letters(second)).values()) < needed:
-        return False
-    return difflib.SequenceMatcher(None, first, second).ratio() >= queries.SURNAME_SIMILARITY
-
-
-@lru_cache(maxsize=16384)
-def _letters(name: str) -> Counter:
-    return Counter(name)
-
-
-def _compact(folded: str) -> str:
-    return re.sub(r"[\s'\-.]", "", folded)
+def _buckets(key: GuardianKey) -> list[tuple[str, str]]:
+    values = (("first", key.first_name), ("phone", key.phone or ""),
+              ("email", (key.email or "").casefold()))
+    return [(name, value) for name, value in values if value]

@@ -6,7 +6,9 @@ from __future__ import annotations
 import difflib
 import re
 import uuid
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from sqlalchemy import Select, and_, false, func, or_, select
@@ -250,7 +252,7 @@ def duplicate_candidates(db: Session, user: User, keys: list[GuardianKey], *, li
     families = db.scalars(query.limit(DUPLICATE_PREFILTER_LIMIT).options(selectinload(Family.guardians)))
     scored = []
     for family in families:
-        matched = max((_matches(key, _key_of(guardian)) for key in keys
+        matched = max((matched_criteria(key, _key_of(guardian)) for key in keys
                        for guardian in live_guardians(family)), key=len, default=())
         if len(matched) >= 2:
             scored.append(DuplicateCandidate(family, matched))
@@ -298,11 +300,11 @@ def _compact(folded: str) -> str:
     return re.sub(r"[\s'\-.]", "", folded)
 
 
-def _matches(typed: GuardianKey, known: GuardianKey) -> tuple[str, ...]:
+def matched_criteria(typed: GuardianKey, known: GuardianKey) -> tuple[str, ...]:
+    """Which of the national tool's four criteria two guardians share: surname (close),
+    first name, phone, e-mail. Two or more make a likely duplicate."""
     matched = []
-    typed_last, known_last = _compact(typed.last_name), _compact(known.last_name)
-    if typed_last and known_last and (typed_last == known_last or difflib.SequenceMatcher(
-            None, typed_last, known_last).ratio() >= SURNAME_SIMILARITY):
+    if surnames_match(_compact(typed.last_name), _compact(known.last_name)):
         matched.append("last_name")
     if typed.first_name and typed.first_name == known.first_name:
         matched.append("first_name")
@@ -311,3 +313,24 @@ def _matches(typed: GuardianKey, known: GuardianKey) -> tuple[str, ...]:
     if typed.email and typed.email.casefold() == (known.email or "").casefold():
         matched.append("email")
     return tuple(matched)
+
+
+@lru_cache(maxsize=65536)
+def surnames_match(first: str, second: str) -> bool:
+    """Two compacted, folded surnames are the same or this close (difflib ratio).
+
+    Names that share neither their first nor their last three letters are not
+    compared, as in the SQL prefilter; cheap length and letter bounds come before
+    difflib, so checking a whole imported list stays fast.
+    """
+    if not first or not second:
+        return False
+    if first == second:
+        return True
+    if first[:3] != second[:3] and first[-3:] != second[-3:]:
+        return False
+    needed = SURNAME_SIMILARITY * (len(first) + len(second))
+    if 2 * min(len(first), len(second)) < needed \
+            or 2 * sum((Counter(first) & Counter(second)).values()) < needed:
+        return False
+    return difflib.SequenceMatcher(None, first, second).ratio() >= SURNAME_SIMILARITY
