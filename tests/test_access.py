@@ -69,6 +69,14 @@ ROLE_TABLE = [
     ("/structures", {"conseiller": 200, "manager": 200, "admin": 200}),
     ("/structures/new", {"conseiller": 403, "manager": 200, "admin": 200}),
     ("/account/password", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/ateliers", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/ateliers/week", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/ateliers/new", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/families", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/families/new", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/import/familles", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/resources/new", {"conseiller": 403, "manager": 200, "admin": 200}),
+    ("/venues/new", {"conseiller": 200, "manager": 200, "admin": 200}),
 ]
 
 
