@@ -41,13 +41,14 @@ def set_language(code: str) -> bool:
 translate = AppGroup("translate", help="Extract, update, compile and check the message catalogues.")
 
 
-def _pybabel(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args], check=True, cwd=ROOT)
+def _pybabel(*args: str, quiet: bool = False) -> None:
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", *(["-q"] if quiet else []), *args],
+                   check=True, cwd=ROOT)
 
 
-def _extract(target: Path) -> None:
+def _extract(target: Path, *, quiet: bool = False) -> None:
     _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "--sort-output",
-             "--omit-header", "-o", str(target), ".")
+             "--omit-header", "-o", str(target), ".", quiet=quiet)
 
 
 @translate.command("extract")
@@ -85,7 +86,7 @@ def catalogue_problems() -> list[str]:
     """Everything wrong with the catalogues against a fresh extraction."""
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "messages.pot"
-        _extract(fresh)
+        _extract(fresh, quiet=True)
         wanted = _ids(fresh)
     problems = []
     if _ids(POT) != wanted:
