@@ -24,7 +24,7 @@ from unittest import mock
 import pytest
 import waitress
 from flask_migrate import upgrade
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import CSP_RECORDER, PageProblems
 from workshops import create_app
@@ -117,7 +117,7 @@ def journey(browser, journey_server):
     context.close()
 
 
-def counter_values(page: Page, scope: str) -> list:
+def counter_values(page: Page, scope: str) -> Locator:
     """The figures of a counters list: families, adults, children present, people without a
     name, places taken (n/capacity)."""
     return page.locator(f"{scope} .counter__value")
@@ -157,6 +157,7 @@ def test_an_atelier_from_creation_to_closing(journey, journey_server):
     page.locator("input[name=password]").fill(PASSWORD)
     page.locator("main form button[type=submit]").click()
     page.wait_for_url(f"{journey_server.url}/")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")  # French unless asked otherwise
     problems.assert_clean("home after login")
 
     page.goto("/ateliers/new")
@@ -179,10 +180,10 @@ def test_an_atelier_from_creation_to_closing(journey, journey_server):
     expect_counters(page, ".attendance-panel", 0, 0, 0, f"0/{CAPACITY}")
     problems.assert_clean("atelier page, new")
 
-    # 2. Import the collège's list: upload, columns (guessed), preview, confirm.
-    page.locator("header nav a[href='/import/familles']").click()
+    # 2. Import the collège's list from the atelier page: upload, columns (guessed), preview, confirm.
+    page.locator(f".attendance-panel a[href='/import/familles?workshop_id={workshop_id}']").click()
     page.locator("input[name=file]").set_input_files(SAMPLE)
-    page.locator("#workshop_id").select_option(workshop_id)
+    expect(page.locator("#workshop_id")).to_have_value(workshop_id)
     expect(page.locator("#status")).to_have_value("registered")
     problems.assert_clean("upload page")
     page.locator("main form[enctype='multipart/form-data'] button[type=submit]").click()
@@ -249,8 +250,8 @@ def test_an_atelier_from_creation_to_closing(journey, journey_server):
     walk_in.locator("#phone").fill(phone)
     walk_in.locator("#notice_given").check()
     walk_in.locator("button[type=submit]").click()
-    page.wait_for_timeout(1500); print("DEBUG", page.url, page.locator("#walk-in").inner_text())
-    page.wait_for_url(f"{journey_server.url}{atelier_path}/checkin")
+    # The form posts to .../walk-in#walk-in: the redirect back keeps the fragment.
+    page.wait_for_url(re.compile(re.escape(f"{atelier_path}/checkin") + r"(#walk-in)?$"))
     expect_counters(page, "#checkin-counters", 3, 3, 0, f"{written + 1}/{CAPACITY}")
     expect(page.locator("#checkin-roster .roster__present")).to_have_count(3)
     expect(page.locator("#checkin-roster")).to_contain_text(f"{last} {first}")
@@ -314,5 +315,8 @@ def test_an_atelier_from_creation_to_closing(journey, journey_server):
     expect(roster).to_have_count(written + 1)  # the list, the walk-in included
     expect(roster.locator(".badge--success")).to_have_count(5)  # present
     expect(roster.locator(".badge--warning")).to_have_count(1)  # absent
+    # The door kept its arrival times through the sheet; the sheet itself gives none.
+    arrived = roster.locator("td:last-child", has_text=re.compile(r"^\s*\d{1,2}:\d{2}\s*$"))
+    expect(arrived).to_have_count(4)
     page.screenshot(path=ARTIFACTS / "journey-end.png", full_page=True)
     problems.assert_clean("atelier closed")
