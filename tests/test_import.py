@@ -78,9 +78,9 @@ def _user(username: str) -> User:
     return _db.session.scalar(select(User).where(User.username == username))
 
 
-def _workshop(structure_id: uuid.UUID, capacity: int | None = None) -> uuid.UUID:
+def _workshop(structure_id: uuid.UUID, capacity: int | None = None, *, days: int = 7) -> uuid.UUID:
     venue = _db.session.scalars(select(Venue)).first()
-    start = utcnow() + timedelta(days=7)
+    start = utcnow() + timedelta(days=days)
     workshop = Workshop(id=uuid.uuid4(), title="Atelier e-parentalité", start_dt=start,
                         end_dt=start + timedelta(hours=2), venue_id=venue.id,
                         structure_id=structure_id, capacity=capacity)
@@ -527,6 +527,14 @@ def _to_preview(client, data: bytes, mapping=None, **fields) -> str:
 def _pending_files(app) -> list[str]:
     folder = Path(app.instance_path) / "imports"
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_the_list_of_an_atelier_that_has_ended_still_goes_to_it(app, web, people):
+    """The atelier page links to the import with its id; the list may come after the day."""
+    with app.app_context():
+        workshop_id = _workshop(people["poste"], days=-2)
+    page = web.get(f"/import/familles?workshop_id={workshop_id}").get_data(as_text=True)
+    assert f'<option selected value="{workshop_id}">' in page
 
 
 def test_upload_page_explains_formats_and_limits(web):

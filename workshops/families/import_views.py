@@ -76,6 +76,13 @@ def upload():
 def _upload_choices(form: forms.UploadForm) -> None:
     workshops = [w for w in scheduling_queries.list_workshops(db.session, g.user, upcoming=True)
                  if w.status != "cancelled"]
+    # The atelier page links here with its own id: offer it even once it has
+    # ended (a list can come after the day), unless it was cancelled.
+    linked = parse_uuid(request.args.get("workshop_id"))
+    if linked is not None and linked not in {w.id for w in workshops}:
+        atelier = scheduling_queries.get_workshop_for(db.session, g.user, linked)
+        if atelier is not None and atelier.status != "cancelled":
+            workshops.insert(0, atelier)
     form.workshop_id.choices = choices([("", _("— no atelier —"))] + [
         (str(w.id), _("%(title)s (%(date)s)", title=w.title, date=format_datetime(w.start_dt, "short")))
         for w in workshops])
