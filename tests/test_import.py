@@ -276,6 +276,8 @@ def test_the_real_sample_preview(app, people):
         assert rows[12].outcome == "refused" and rows[12].has("guardians-0-email")
         assert rows[19].outcome == "refused" and rows[19].has("guardians-0-last_name")
         assert rows[27].has("duplicate_in_file") and "26" in rows[27].messages[-1]
+        # Ticked at first: the warned rows, but not the possible duplicates.
+        assert 5 in preview.default_included() and 27 not in preview.default_included()
         assert rows[2].outcome == "ok"
         first = rows[2].data
         jardin = _structure_id("Collège Jardin des Plantes")

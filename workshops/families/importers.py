@@ -333,6 +333,12 @@ class RowResult:
     def has(self, code: str) -> bool:
         return any(reason_code == code for reason_code, _ in self.reasons)
 
+    @property
+    def is_possible_duplicate(self) -> bool:
+        """Flagged as a possible duplicate (of a known family or an earlier line): such
+        rows are left out unless the user ticks them."""
+        return self.has("duplicate") or self.has("duplicate_in_file")
+
 
 def row_result(line: int, label: str, data: Any, refusals: Iterable[Reason],
                warnings: Iterable[Reason]) -> RowResult:
@@ -353,6 +359,11 @@ class Preview:
     def counts(self) -> dict[str, int]:
         counted = Counter(row.outcome for row in self.rows)
         return {outcome: counted[outcome] for outcome in OUTCOMES}
+
+    def default_included(self) -> set[int]:
+        """The warned lines the preview ticks at first: all but the possible duplicates."""
+        return {row.line for row in self.rows
+                if row.outcome == "warning" and not row.is_possible_duplicate}
 
     def to_write(self, included_warnings: Collection[int] | None = None) -> list[RowResult]:
         """Rows confirming writes: every ok row, and the warned rows whose line is
