@@ -21,7 +21,7 @@ from werkzeug.test import encode_multipart
 from workshops.auth.models import Structure, User
 from workshops.core.models import utcnow
 from workshops.extensions import db as _db
-from workshops.families import import_rows, import_services, importers
+from workshops.families import import_rows, import_services, importers, queries
 from workshops.families import services as family_services
 from workshops.families.models import Child, Family, Guardian, ImportMapping, Registration
 from workshops.scheduling.models import Venue, Workshop
@@ -260,6 +260,34 @@ def test_college_names_match_without_small_words():
     key = import_rows.college_key
     assert key("Collège du Jardin des Plantes") == key("Collège Jardin des Plantes") == "jardin plantes"
     assert key("COLLEGE RENÉ DESCARTES") == key("Collège René Descartes")
+
+
+def test_the_duplicate_index_follows_the_rule_of_matched_criteria():
+    # The importer's fast path must find exactly the pairs that queries.matched_criteria,
+    # the definition of the rule, calls duplicates (two criteria or more).
+    surnames = ["dupont", "dupond", "du-pont", "martin", "martine", "le gall", "legall", "n'diaye",
+                "ndiaye", "", "a", "dupontel"]
+    first_names = ["marie", "mario", "", "jean"]
+    phones = ["+33612345678", "+33612345679", None, ""]
+    emails = ["marie@example.org", "MARIE@Example.org", "jean@example.org", None, ""]
+    keys = [queries.GuardianKey(last, first, phone, email)
+            for index, (last, first, phone, email) in enumerate(
+                (last, first, phone, email) for last in surnames for first in first_names
+                for phone in phones for email in emails)
+            if index % 7 in (0, 3, 5)]
+    keys = [key for key in keys if any(key)]
+    assert len(keys) > 300
+    index = import_rows.DuplicateIndex()
+    for number, key in enumerate(keys):
+        index.record(number, key)
+    compared = found = 0
+    for typed in keys:
+        expected = [number for number, known in enumerate(keys)
+                    if len(queries.matched_criteria(typed, known)) >= 2]
+        assert sorted(index.owners(typed)) == expected, typed
+        compared += len(keys)
+        found += len(expected)
+    assert 0 < found < compared
 
 
 # ---------- Preview ----------

@@ -400,6 +400,38 @@ def test_checkin_search_lists_the_atelier_families_first(db, world, make_worksho
             == [ndiaye.id], typed
 
 
+
+def test_checkin_search_orders_listed_families_then_others_up_to_the_limit(db, world, make_workshop,
+                                                                           make_family):
+    workshop = make_workshop()
+    # Many households of another structure sort before ours: they must not crowd ours out.
+    for index in range(45):
+        make_family(f"Aa{chr(97 + index // 26)}{chr(97 + index % 26)} Moreau", "Paul", structure=world.other)
+    others = [make_family(name, "Luc") for name in ("Moreau", "Moreau-Blanc", "Moreaux")]
+    listed = [make_family(name, first) for name, first in (("Zamoreau", "Anne"), ("N’Diaye-Moreau", "Awa"),
+                                                           ("Bmoreau", "Eve"))]
+    for family in listed:
+        services.register_family(db, workshop, family, world.conseiller)
+    removed = make_family("Moreauzz", "Zoé")  # its registration removed: among the others
+    services.register_family(db, workshop, removed, world.conseiller).deleted_dt = START
+    db.commit()
+
+    hits = queries.checkin_search(db, workshop, world.manager, "moreau")
+    registered = [listed[2].id, listed[1].id, listed[0].id]  # Bmoreau, N’Diaye-Moreau, Zamoreau
+    assert [hit.family_id for hit in hits][:3] == registered
+    assert all(hit.status == "registered" for hit in hits[:3])
+    assert [(hit.family_id, hit.status) for hit in hits[3:]] \
+        == [(family.id, None) for family in (*others, removed)]
+    assert [hit.family_id for hit in queries.checkin_search(db, workshop, world.manager, "moreau", limit=4)] \
+        == [*registered, others[0].id]
+    assert [hit.family_id for hit in queries.checkin_search(db, workshop, world.manager, "moreau", limit=2)] \
+        == registered[:2]
+    for typed in ("ndiayemoreau", "NDIAYE moreau awa", "diaye-mor"):
+        assert [hit.family_id for hit in queries.checkin_search(db, workshop, world.conseiller, typed)] \
+            == [listed[1].id], typed
+    assert queries.checkin_search(db, workshop, world.conseiller, "100%") == []
+
+
 # ---------- Re-entry of the paper sheet ----------
 
 def test_a_paper_sheet_is_recorded_in_one_go(db, world, make_workshop, make_family):

@@ -317,20 +317,40 @@ class DuplicateIndex:
     """
 
     def __init__(self) -> None:
-        self.buckets: dict[tuple[str, str], list[tuple[object, GuardianKey]]] = defaultdict(list)
+        self.buckets: dict[tuple[str, str], list[_Entry]] = defaultdict(list)
 
     def record(self, owner: object, key: GuardianKey) -> None:
+        entry = _entry(owner, key)
         for bucket in _buckets(key):
-            self.buckets[bucket].append((owner, key))
+            self.buckets[bucket].append(entry)
 
     def owners(self, key: GuardianKey) -> list[object]:
-        """Owners with a guardian matching `key`, in the order they were added."""
+        """Owners with a guardian matching `key`, in the order they were added.
+
+        The rule of queries.matched_criteria (two of four criteria), checked cheaply:
+        the exact criteria are counted inline with the surname compacted once per
+        guardian, and the surnames compared only when they would decide (one exact match).
+        """
+        _owner, last, first, phone, email = _entry(None, key)
         found = {}
         for bucket in _buckets(key):
-            for owner, other in self.buckets[bucket]:
-                if owner not in found and len(queries.matched_criteria(key, other)) >= 2:
+            for owner, other_last, other_first, other_phone, other_email in self.buckets[bucket]:
+                if owner in found:
+                    continue
+                exact = (bool(first) and first == other_first) + (bool(phone) and phone == other_phone) \
+                    + (bool(email) and email == other_email)
+                if exact >= 2 or (exact == 1 and queries.surnames_match(last, other_last)):
                     found[owner] = True
         return list(found)
+
+
+# (owner, compacted surname, first name, phone, casefolded e-mail)
+_Entry = tuple[object, str, str, str, str]
+
+
+def _entry(owner: object, key: GuardianKey) -> _Entry:
+    return (owner, queries.compact_name(key.last_name), key.first_name, key.phone or "",
+            (key.email or "").casefold())
 
 
 def _buckets(key: GuardianKey) -> list[tuple[str, str]]:

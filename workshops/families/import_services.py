@@ -187,19 +187,25 @@ def confirm_family_import(db: Session, preview: Preview, options: FamilyImport, 
     # identity map (weak references) forgets them and every row reads them again.
     structure_id = options.structure_id or options.actor.structure_id
     held = [*queries.list_colleges(db), db.get(Structure, structure_id) if structure_id else None]
+    # The households are flushed together at the end, not one by one (registering to the
+    # atelier flushes its own rows, the household's with them).
     family_ids, registered = [], 0
-    for row in rows:
-        try:
-            family = family_services.create_family(db, row.data, options.actor, lenient=True)
-            if options.workshop is not None:
-                registration_services.register_family(
-                    db, options.workshop, family, options.actor, status=options.status,
-                    allow_overbooking=allow_overbooking)
-                registered += 1
-        except ValidationFailed as error:
-            raise ValidationFailed([(None, _l("Line %(line)s: %(reason)s", line=row.line, reason=message))
-                                    for _field, message in error.reasons]) from error
-        family_ids.append(family.id)
+    with db.no_autoflush:
+        for row in rows:
+            try:
+                family = family_services.create_family(db, row.data, options.actor, lenient=True,
+                                                       flush=False)
+                if options.workshop is not None:
+                    registration_services.register_family(
+                        db, options.workshop, family, options.actor, status=options.status,
+                        allow_overbooking=allow_overbooking)
+                    registered += 1
+            except ValidationFailed as error:
+                raise ValidationFailed([(None, _l("Line %(line)s: %(reason)s", line=row.line,
+                                                  reason=message))
+                                        for _field, message in error.reasons]) from error
+            family_ids.append(family.id)
+    db.flush()
     del held
     return ImportResult(len(family_ids), registered, len(preview.rows) - len(family_ids), tuple(family_ids))
 

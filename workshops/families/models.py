@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workshops.auth.models import Structure
@@ -33,6 +33,7 @@ class Family(SyncMixin, TimestampMixin, Base):
     """
 
     __tablename__ = "families"
+    __table_args__ = (Index("ix_families_structure_search", "structure_id", "search_key"),)
 
     structure_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("structures.id"), index=True)
     commune: Mapped[str] = mapped_column(String(120), default="")

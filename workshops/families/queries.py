@@ -271,7 +271,7 @@ def _prefilter(key: GuardianKey) -> list:
     if contacts:
         conditions.append(Family.id.in_(select(Guardian.family_id).where(
             or_(*contacts), Guardian.deleted_dt.is_(None))))
-    if key.first_name and len(_compact(key.last_name)) >= 2:
+    if key.first_name and len(compact_name(key.last_name)) >= 2:
         start, end = _escape(key.last_name[:3]), _escape(key.last_name[-3:])
         conditions.append(and_(
             Family.search_key.like(f"%{_escape(key.first_name)}%", escape="\\"),
@@ -295,7 +295,7 @@ def _key_of(guardian: Guardian) -> GuardianKey:
                        guardian.phone, guardian.email)
 
 
-def _compact(folded: str) -> str:
+def compact_name(folded: str) -> str:
     """A folded name without spaces, hyphens or apostrophes ("le-gall" = "le gall")."""
     return re.sub(r"[\s'\-.]", "", folded)
 
@@ -304,7 +304,7 @@ def matched_criteria(typed: GuardianKey, known: GuardianKey) -> tuple[str, ...]:
     """Which of the national tool's four criteria two guardians share: surname (close),
     first name, phone, e-mail. Two or more make a likely duplicate."""
     matched = []
-    if surnames_match(_compact(typed.last_name), _compact(known.last_name)):
+    if surnames_match(compact_name(typed.last_name), compact_name(known.last_name)):
         matched.append("last_name")
     if typed.first_name and typed.first_name == known.first_name:
         matched.append("first_name")

@@ -11,28 +11,28 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from workshops.auth.models import User
+from workshops.auth.queries import visible_structure_ids
 from workshops.core.models import derived_id
 from workshops.families import normalize
 from workshops.families.models import (
     AnonymousHeadcount,
+    Child,
     Family,
     FamilyResource,
     Guardian,
     Registration,
 )
-from workshops.families.queries import live_children, live_guardians, search_families
+from workshops.families.queries import live_children, live_guardians
 from workshops.scheduling.models import Workshop
 
 # Statuses that take a place at the atelier (the rule: registration_services' docstring).
 PLACE_STATUSES = ("registered", "attended")
 MIN_SEARCH_LENGTH = 2
 MIN_PHONE_DIGITS = 4
-# How many households the general search may return before the atelier's own are set apart.
-SEARCH_WINDOW = 40
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,46 @@ def sheet_order_roster(db: Session, workshop: Workshop) -> list[RosterRow]:
     in the same order, so adding walk-ins never renumbers the rows already printed.
     Removed registrations are left out; every status is listed. Raises nothing.
     """
-    registrations = _live_registrations(db, workshop.id)
-    rows = sorted(registrations, key=lambda r: (r.is_walk_in, *_name_key(r.family), str(r.family_id)))
-    return [_roster_row(number, registration) for number, registration in enumerate(rows, start=1)]
+    # Plain column rows, not ORM objects: the page shows every family at each refresh.
+    live = (Registration.workshop_id == workshop.id, Registration.deleted_dt.is_(None))
+    on_list = select(Registration.family_id).where(*live)
+    guardians: dict[uuid.UUID, list] = {}
+    for guardian in db.execute(select(Guardian.family_id, Guardian.first_name, Guardian.last_name,
+                                      Guardian.phone, Guardian.language).where(
+            Guardian.family_id.in_(on_list), Guardian.deleted_dt.is_(None)).order_by(Guardian.position)):
+        guardians.setdefault(guardian.family_id, []).append(guardian)
+    children: dict[uuid.UUID, list[ChildLine]] = {}
+    for child in db.execute(select(Child.family_id, Child.first_name, Child.level).where(
+            Child.family_id.in_(on_list), Child.deleted_dt.is_(None)).order_by(Child.first_name)):
+        children.setdefault(child.family_id, []).append(ChildLine(child.first_name, child.level))
+    registrations = db.execute(select(
+        Registration.id, Registration.family_id, Registration.status, Registration.adults_present,
+        Registration.children_present, Registration.checked_in_dt, Registration.is_signed_on_paper,
+        Registration.is_walk_in).where(*live)).all()
+
+    def first_of(registration) -> tuple:
+        return (guardians.get(registration.family_id) or [None])[0]
+
+    def sort_key(registration) -> tuple:
+        first = first_of(registration)
+        names = (normalize.fold(first.last_name), normalize.fold(first.first_name)) if first else ("", "")
+        return (registration.is_walk_in, *names, str(registration.family_id))
+
+    rows = []
+    for number, registration in enumerate(sorted(registrations, key=sort_key), start=1):
+        first = first_of(registration)
+        rows.append(RosterRow(
+            number=number, registration_id=registration.id, family_id=registration.family_id,
+            last_name=first.last_name if first else "", first_name=first.first_name if first else "",
+            other_guardians=tuple(" ".join(part for part in (g.first_name, g.last_name) if part)
+                                  for g in guardians.get(registration.family_id, [])[1:]),
+            phone=normalize.display_phone(first.phone) if first else "",
+            language=first.language if first else "fr",
+            children=tuple(children.get(registration.family_id, ())), status=registration.status,
+            adults_present=registration.adults_present, children_present=registration.children_present,
+            checked_in_dt=registration.checked_in_dt, is_signed_on_paper=registration.is_signed_on_paper,
+            is_walk_in=registration.is_walk_in))
+    return rows
 
 
 def counters(db: Session, workshop: Workshop) -> Counters:
@@ -153,15 +190,64 @@ def checkin_search(db: Session, workshop: Workshop, user: User, text: str,
     digits = re.sub(r"\D", "", text or "")
     if len(folded.replace(" ", "")) < MIN_SEARCH_LENGTH and len(digits) < MIN_PHONE_DIGITS:
         return []
-    listed = {r.family_id: r for r in _live_registrations(db, workshop.id)}
-    hits = [_hit(r.family, r) for r in listed.values() if _matches(r.family, folded, digits)]
-    hits.sort(key=lambda hit: (normalize.fold(hit.last_name), normalize.fold(hit.first_name)))
-    for family in search_families(db, user, text, limit=SEARCH_WINDOW):
-        if len(hits) >= limit:
-            break
-        if family.id not in listed and family.structure_id == workshop.structure_id:
-            hits.append(_hit(family, None))
+    hits = _listed_hits(db, workshop, folded, digits)
+    if len(hits) < limit:
+        hits += _other_hits(db, workshop, user, text, folded, limit - len(hits))
     return hits[:limit]
+
+
+def _listed_hits(db: Session, workshop: Workshop, folded: str, digits: str) -> list[SearchHit]:
+    """The atelier's live registrations whose family matches, by first guardian's name.
+
+    Looser than families.queries.search_families: "ndiaye" finds "N’Diaye" and
+    "jeanbaptiste" "Jean-Baptiste" (people at the door do not type apostrophes or
+    hyphens), and any part of a phone number matches."""
+    conditions = []
+    words = [word for word in (_compact(word) for word in folded.split(" ")) if word]
+    if words:
+        key = func.replace(func.replace(func.replace(Family.search_key, "'", ""), "-", ""), ".", "")
+        conditions.append(and_(*(key.like(f"%{_escape(word)}%", escape="\\") for word in words)))
+    if len(digits) >= MIN_PHONE_DIGITS:
+        conditions.append(Family.id.in_(select(Guardian.family_id).where(
+            Guardian.deleted_dt.is_(None), Guardian.phone != "",
+            Guardian.phone.like(f"%{digits.lstrip('0')}%"))))
+    if not conditions:
+        return []
+    registrations = db.scalars(
+        select(Registration).join(Family, Registration.family_id == Family.id).where(
+            Registration.workshop_id == workshop.id, Registration.deleted_dt.is_(None),
+            Family.merged_into_id.is_(None), Family.deleted_dt.is_(None), or_(*conditions))
+        .options(selectinload(Registration.family).selectinload(Family.guardians),
+                 selectinload(Registration.family).selectinload(Family.children)))
+    ordered = sorted(registrations, key=lambda r: (*_name_key(r.family), str(r.family_id)))
+    return [_hit(r.family, r) for r in ordered]
+
+
+def _other_hits(db: Session, workshop: Workshop, user: User, text: str, folded: str,
+                room: int) -> list[SearchHit]:
+    """Up to `room` live families of the atelier's structure, not on its list, matching as
+    in families.queries.search_families, by search key; none if the user may not see
+    that structure."""
+    visible = visible_structure_ids(user)
+    if room <= 0 or (visible is not None and workshop.structure_id not in visible):
+        return []
+    conditions = [and_(*(Family.search_key.like(f"%{_escape(word)}%", escape="\\")
+                         for word in folded.split(" ") if word))]
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= MIN_PHONE_DIGITS:
+        full = normalize.normalize_phone(text, lenient=True).e164
+        wanted = Guardian.phone == full if full else Guardian.phone.like(f"%{digits.lstrip('0')}%")
+        conditions.append(Family.id.in_(select(Guardian.family_id).where(
+            wanted, Guardian.deleted_dt.is_(None))))
+    listed = select(Registration.family_id).where(
+        Registration.workshop_id == workshop.id, Registration.deleted_dt.is_(None))
+    families = db.scalars(
+        select(Family).where(
+            Family.structure_id == workshop.structure_id, Family.merged_into_id.is_(None),
+            Family.deleted_dt.is_(None), Family.id.not_in(listed), or_(*conditions))
+        .order_by(Family.search_key, Family.id).limit(room)
+        .options(selectinload(Family.guardians), selectinload(Family.children)))
+    return [_hit(family, None) for family in families]
 
 
 def places_taken(db: Session, workshop: Workshop) -> int:
@@ -205,13 +291,6 @@ def family_resources(db: Session, workshop: Workshop) -> dict[uuid.UUID, dict[uu
     return shown
 
 
-def _live_registrations(db: Session, workshop_id: uuid.UUID) -> list[Registration]:
-    return list(db.scalars(select(Registration).where(
-        Registration.workshop_id == workshop_id, Registration.deleted_dt.is_(None)).options(
-        selectinload(Registration.family).selectinload(Family.guardians),
-        selectinload(Registration.family).selectinload(Family.children))))
-
-
 def _first_guardian(family: Family) -> Guardian | None:
     guardians = live_guardians(family)
     return guardians[0] if guardians else None
@@ -231,20 +310,6 @@ def _children(family: Family) -> tuple[ChildLine, ...]:
     return tuple(ChildLine(child.first_name, child.level) for child in live_children(family))
 
 
-def _roster_row(number: int, registration: Registration) -> RosterRow:
-    family = registration.family
-    first = _first_guardian(family)
-    return RosterRow(
-        number=number, registration_id=registration.id, family_id=family.id,
-        last_name=first.last_name if first else "", first_name=first.first_name if first else "",
-        other_guardians=_other_guardians(family),
-        phone=normalize.display_phone(first.phone) if first else "",
-        language=first.language if first else "fr", children=_children(family),
-        status=registration.status, adults_present=registration.adults_present,
-        children_present=registration.children_present, checked_in_dt=registration.checked_in_dt,
-        is_signed_on_paper=registration.is_signed_on_paper, is_walk_in=registration.is_walk_in)
-
-
 def _hit(family: Family, registration: Registration | None) -> SearchHit:
     first = _first_guardian(family)
     return SearchHit(
@@ -259,17 +324,5 @@ def _compact(folded: str) -> str:
     return re.sub(r"['\-.]", "", folded)
 
 
-def _matches(family: Family, folded: str, digits: str) -> bool:
-    """The rule of families.queries.search_families, applied to the atelier's few families."""
-    if family.merged_into_id is not None or family.deleted_dt is not None:
-        return False
-    # "ndiaye" finds "N’Diaye" and "jeanbaptiste" "Jean-Baptiste": people at the door do not
-    # type apostrophes or hyphens.
-    key = _compact(family.search_key)
-    words = [_compact(word) for word in folded.split(" ")]
-    if any(words) and all(word in key for word in words if word):
-        return True
-    if len(digits) < MIN_PHONE_DIGITS:
-        return False
-    wanted = digits.lstrip("0")
-    return any(g.phone and wanted in g.phone for g in live_guardians(family))
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

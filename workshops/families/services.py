@@ -90,13 +90,14 @@ def family_problems(data: FamilyData, *, lenient: bool = False) -> tuple[list[Re
     return reasons, warnings
 
 
-def create_family(db: Session, data: FamilyData, actor: User, *, lenient: bool = False) -> Family:
+def create_family(db: Session, data: FamilyData, actor: User, *, lenient: bool = False,
+                  flush: bool = True) -> Family:
     """Create a household in the actor's structure (or the one a manager chose).
 
     Raises ValidationFailed on a refused value or an unknown structure or collège,
     NotAllowed when a conseiller has no structure or names another one.
     """
-    return _save(db, Family(id=uuid.uuid4()), data, actor, lenient)
+    return _save(db, Family(id=uuid.uuid4()), data, actor, lenient, flush=flush)
 
 
 def update_family(db: Session, family: Family, data: FamilyData, actor: User) -> Family:
@@ -106,10 +107,10 @@ def update_family(db: Session, family: Family, data: FamilyData, actor: User) ->
     Raises ValidationFailed as create_family, NotAllowed outside the actor's scope.
     """
     _check_scope(family, actor)
-    return _save(db, family, data, actor, lenient=False)
+    return _save(db, family, data, actor, lenient=False, flush=True)
 
 
-def _save(db: Session, family: Family, data: FamilyData, actor: User, lenient: bool) -> Family:
+def _save(db: Session, family: Family, data: FamilyData, actor: User, lenient: bool, flush: bool) -> Family:
     cleaned, reasons, _warnings = _clean(data, lenient)
     wanted = data.structure_id or family.structure_id
     structure_id = family.structure_id if wanted is not None and wanted == family.structure_id \
@@ -120,7 +121,8 @@ def _save(db: Session, family: Family, data: FamilyData, actor: User, lenient: b
     family.structure_id = structure_id
     db.add(family)
     _apply(db, family, cleaned)
-    db.flush()
+    if flush:
+        db.flush()
     return family
 
 

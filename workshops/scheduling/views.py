@@ -24,7 +24,7 @@ for _rule, _view, _options in workshop_views.ROUTES:
     bp.add_url_rule(_rule, view_func=_view, **_options)
 
 # Ateliers per page of the list (each row costs its Babel date formatting).
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 
 
 def _epci_choices(empty_label: str):
