@@ -79,3 +79,54 @@ def test_french_is_the_default_language(tmp_path, monkeypatch):
     assert '<html lang="fr"' in page and "Créer le compte administrateur" in page
     with app.app_context():
         _db.engine.dispose()
+
+
+# --- translations and dates looked up once per request ----------------------------------
+
+
+def test_a_forced_language_translates_even_after_the_page_language_was_cached(app):
+    """The catalogue kept on `g` follows force_locale (printing in a family's language)."""
+    import flask_babel
+    from flask import render_template_string, session
+
+    with app.test_request_context("/"):
+        session["lang"] = "fr"
+        assert flask_babel.gettext("Check in") == "Pointer l'arrivée"
+        with flask_babel.force_locale("en"):
+            assert flask_babel.gettext("Check in") == "Check in"
+            assert render_template_string("{{ _('Check in') }}") == "Check in"
+        assert flask_babel.gettext("Check in") == "Pointer l'arrivée"
+        assert render_template_string("{{ _('Check in') }}") == "Pointer l'arrivée"
+
+
+def test_template_translations_escape_what_they_are_given(app):
+    from flask import render_template_string, session
+
+    with app.test_request_context("/"):
+        session["lang"] = "fr"
+        page = render_template_string(
+            "{{ _('Check in %(name)s', name='<b>Zoé</b>') }} | "
+            "{{ ngettext('%(num)d upcoming atelier, the soonest first', "
+            "'%(num)d upcoming ateliers, the soonest first', 2) }}")
+    assert page == ("Pointer l'arrivée de &lt;b&gt;Zoé&lt;/b&gt; | "
+                    "2 ateliers à venir, les plus proches en premier")
+
+
+@pytest.mark.parametrize("when", ["2026-03-29T00:30", "2026-03-29T01:30", "2026-10-25T00:59",
+                                  "2026-10-25T01:01", "2026-12-03T13:30"])
+def test_date_filters_show_paris_time_as_flask_babel_does(app, when):
+    """The date filters work out the language and zone once, and say the same, across DST."""
+    from datetime import UTC, datetime
+
+    import flask_babel
+    from flask import render_template_string, session
+
+    value = datetime.fromisoformat(when).replace(tzinfo=UTC)
+    for lang in ("fr", "en"):
+        with app.test_request_context("/"):
+            session["lang"] = lang
+            for style in ("short", "medium", "full"):
+                shown = render_template_string(
+                    "{{ v|dateformat(s) }}|{{ v|timeformat(s) }}|{{ v|datetimeformat(s) }}", v=value, s=style)
+                assert shown == "|".join((flask_babel.format_date(value, style), flask_babel.format_time(value, style),
+                                          flask_babel.format_datetime(value, style))).replace("'", "&#39;")

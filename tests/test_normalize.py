@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import unicodedata
 
+import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -100,6 +101,15 @@ def test_empty_phone_is_no_phone_and_no_problem():
 ])
 def test_phones_are_shown_as_people_read_them(e164, shown):
     assert normalize.display_phone(e164) == shown
+
+
+@settings(max_examples=500)
+@given(st.from_regex(r"\A[1-9][0-9]{8}\Z"))
+def test_french_numbers_are_shown_as_libphonenumber_shows_them(digits):
+    """The quick path for +33 numbers gives libphonenumber's national format, spaces included."""
+    e164 = "+33" + digits
+    expected = phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL)
+    assert normalize.display_phone(e164) == expected
 
 
 # --- e-mails (R23) ----------------------------------------------------------------------

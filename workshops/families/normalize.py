@@ -129,6 +129,11 @@ def display_phone(e164: str | None) -> str:
     """A stored number as people read it: "06 01 02 03 04", or international."""
     if not e164:
         return ""
+    if len(e164) == 12 and e164.startswith("+33") and e164[3:].isdigit() and e164[3] not in "08":
+        # Metropolitan France without parsing: "+33612345678" → "06 12 34 56 78" (08 numbers
+        # read "0 800 …", so they go through libphonenumber).
+        national = "0" + e164[3:]
+        return " ".join(national[i:i + 2] for i in range(0, 10, 2))
     number = phonenumbers.parse(e164)
     if number.country_code in FRENCH_COUNTRY_CODES:
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)

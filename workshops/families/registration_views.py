@@ -30,7 +30,8 @@ PREFIX = "/ateliers/<uuid:workshop_id>"
 
 def _workshop(workshop_id):
     """The atelier in the user's scope; another structure's is "not found" (404)."""
-    return scheduling_queries.get_workshop_for(db.session, g.user, workshop_id) or abort(404)
+    return scheduling_queries.get_workshop_for(db.session, g.user, workshop_id, with_team=False) \
+        or abort(404)
 
 
 def _family(value):

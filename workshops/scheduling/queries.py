@@ -33,6 +33,13 @@ def list_venues(db: Session, *, kind: str | None = None, epci_id: uuid.UUID | No
     return list(db.scalars(query))
 
 
+def venue_names(db: Session) -> list[tuple[uuid.UUID, str]]:
+    """(id, name) of every venue, in list_venues' order: the choices of a filter. Raises nothing."""
+    return [(row.id, row.name) for row in db.execute(
+        select(Venue.id, Venue.name).where(Venue.deleted_dt.is_(None))
+        .order_by(func.lower(Venue.commune), func.lower(Venue.name), Venue.name))]
+
+
 def get_venue(db: Session, venue_id: uuid.UUID) -> Venue | None:
     """A venue by id, or None when unknown or deleted. Raises nothing."""
     venue = db.get(Venue, venue_id)
@@ -118,13 +125,17 @@ def count_workshops(db: Session, user: User, *, kind: str | None = None,
     return row[0] or 0, row[1] or 0
 
 
-def get_workshop_for(db: Session, user: User, workshop_id: uuid.UUID) -> Workshop | None:
-    """The atelier with its venue, structure, animators and resources, or None when
-    unknown, deleted or outside the user's scope (shown as "not found"). Raises nothing."""
+def get_workshop_for(db: Session, user: User, workshop_id: uuid.UUID, *,
+                     with_team: bool = True) -> Workshop | None:
+    """The atelier with its venue and structure, and (with_team) its animators and
+    resources, or None when unknown, deleted or outside the user's scope (shown as "not
+    found"). Pages that seldom need the team (check-in) load it lazily. Raises nothing."""
     query = _in_scope(select(Workshop), user).where(Workshop.id == workshop_id).options(
-        joinedload(Workshop.venue), joinedload(Workshop.structure),
-        selectinload(Workshop.animators).joinedload(WorkshopAnimator.user),
-        selectinload(Workshop.resources).joinedload(WorkshopResource.resource))
+        joinedload(Workshop.venue), joinedload(Workshop.structure))
+    if with_team:
+        query = query.options(
+            selectinload(Workshop.animators).joinedload(WorkshopAnimator.user),
+            selectinload(Workshop.resources).joinedload(WorkshopResource.resource))
     return db.scalar(query)
 
 

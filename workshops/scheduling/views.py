@@ -91,7 +91,7 @@ def workshops():
     """Upcoming (or past) ateliers of the user's scope, with filters and counts."""
     filters = forms.WorkshopFilterForm(request.args)
     filters.venue_id.choices = choices([("", _("All venues"))] + [
-        (str(v.id), v.name) for v in queries.list_venues(db.session)])
+        (str(venue_id), name) for venue_id, name in queries.venue_names(db.session)])
     filters.structure_id.choices = _filter_structure_choices()
     is_past = request.args.get("when") == "past"
     criteria = _list_criteria(filters)
