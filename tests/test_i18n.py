@@ -128,5 +128,6 @@ def test_date_filters_show_paris_time_as_flask_babel_does(app, when):
             for style in ("short", "medium", "full"):
                 shown = render_template_string(
                     "{{ v|dateformat(s) }}|{{ v|timeformat(s) }}|{{ v|datetimeformat(s) }}", v=value, s=style)
-                assert shown == "|".join((flask_babel.format_date(value, style), flask_babel.format_time(value, style),
-                                          flask_babel.format_datetime(value, style))).replace("'", "&#39;")
+                expected = (flask_babel.format_date(value, style), flask_babel.format_time(value, style),
+                            flask_babel.format_datetime(value, style))
+                assert shown == "|".join(expected).replace("'", "&#39;")
