@@ -122,7 +122,8 @@ def logged_in(create_user, auth):
 # Which id each route argument takes, by table.
 ROUTE_ARGUMENTS = {"users": "user_id", "structures": "structure_id", "resources": "resource_id",
                    "venues": "venue_id", "epcis": "epci_id", "workshops": "workshop_id",
-                   "families": "family_id", "registrations": "registration_id"}
+                   "families": "family_id", "registrations": "registration_id",
+                   "equipment": "equipment_id", "handovers": "handover_id"}
 
 
 def get_paths(app) -> list[str]:

@@ -16,6 +16,10 @@ from workshops.core import cli as core_cli
 from workshops.core import db as core_db
 from workshops.core import errors, i18n, security
 from workshops.core import views as core_views
+from workshops.equipment import cli as equipment_cli
+from workshops.equipment import handover_views
+from workshops.equipment import import_views as equipment_import_views
+from workshops.equipment import views as equipment_views
 from workshops.families import cli as families_cli
 from workshops.families import import_views, registration_views
 from workshops.families import views as families_views
@@ -25,7 +29,8 @@ from workshops.seed import cli as seed_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 BLUEPRINTS = (core_views.bp, auth_views.bp, resources_views.bp, scheduling_views.bp,
-              families_views.bp, import_views.bp, registration_views.bp)
+              families_views.bp, import_views.bp, registration_views.bp, equipment_views.bp,
+              equipment_import_views.bp, handover_views.bp)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -63,5 +68,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     core_cli.init_app(app)
     app.cli.add_command(auth_cli.users)
     app.cli.add_command(families_cli.families)
+    app.cli.add_command(equipment_cli.equipment)
     app.cli.add_command(seed_cli.seed)
     return app

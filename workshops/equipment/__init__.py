@@ -1,0 +1,1 @@
+"""Refurbished machines: inventory, reservations, handovers to families, returns."""
