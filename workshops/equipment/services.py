@@ -115,7 +115,8 @@ def equipment_problems(db: Session, data: EquipmentData, existing: Equipment | N
         problems.append(("ram_gb", str(_l("Enter the memory in GB, from 1 to %(max)s.", max=MAX_RAM_GB))))
     today = today or to_local(utcnow()).date()
     if data.refurbished_on is not None and not EARLIEST_REFURBISHED <= data.refurbished_on <= today:
-        problems.append(("refurbished_on", str(_l("The refurbishing date cannot be in the future or before 2000."))))
+        problems.append(("refurbished_on", str(_l(
+            "The refurbishing date cannot be in the future or before 2000."))))
     return problems
 
 
@@ -131,9 +132,10 @@ def _event(db: Session, item: Equipment, kind: str, actor: User | None, *, to_st
            place: str = "", due_on: date | None = None) -> EquipmentEvent:
     # Objects, not ids, for the machine and the handover: the flush then writes them first.
     event = EquipmentEvent(
-        id=uuid.uuid4(), equipment=item, handover=handover, kind=kind, from_status=from_status, to_status=to_status,
-        occurred_dt=when, actor_id=actor.id if actor else None, family_id=family.id if family else None,
-        workshop_id=workshop.id if workshop else None, reason=(reason or "").strip(), place=(place or "").strip()[:160], due_on=due_on)
+        id=uuid.uuid4(), equipment=item, handover=handover, kind=kind, from_status=from_status,
+        to_status=to_status, occurred_dt=when, actor_id=actor.id if actor else None,
+        family_id=family.id if family else None, workshop_id=workshop.id if workshop else None,
+        reason=(reason or "").strip(), place=(place or "").strip()[:160], due_on=due_on)
     db.add(event)
     return event
 
@@ -346,7 +348,8 @@ def renew_loan(db: Session, item: Equipment, actor: User, *, due_on: date | None
     today = to_local(when).date()
     new_due = due_on or default_due_date(max(today, item.loan_due_on or today))
     if new_due <= max(today, item.loan_due_on or today):
-        raise ValidationFailed([("due_on", str(_l("The new return date must be after the current one and after today.")))])
+        raise ValidationFailed([("due_on", str(_l(
+            "The new return date must be after the current one and after today.")))])
     event = _event(db, item, "renewed", actor, to_status=item.status, from_status=item.status, when=when,
                    family=handover.family, handover=handover, due_on=new_due)
     item.loan_due_on = new_due
