@@ -75,6 +75,11 @@ ROLE_TABLE = [
     ("/families", {"conseiller": 200, "manager": 200, "admin": 200}),
     ("/families/new", {"conseiller": 200, "manager": 200, "admin": 200}),
     ("/import/familles", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/materiel", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/materiel/new", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/materiel/stock", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/materiel/prets", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/import/materiel", {"conseiller": 200, "manager": 200, "admin": 200}),
     ("/resources/new", {"conseiller": 403, "manager": 200, "admin": 200}),
     ("/venues/new", {"conseiller": 200, "manager": 200, "admin": 200}),
 ]

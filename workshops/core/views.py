@@ -17,6 +17,7 @@ MAIN_MENU = (
     ("core.home", _l("Home"), None),
     ("scheduling.workshops", _l("Ateliers"), None),
     ("families.index", _l("Families"), None),
+    ("equipment.index", _l("Equipment"), None),
     ("imports.upload", _l("Import a list"), None),
     ("resources.index", _l("Resources"), None),
     ("scheduling.venues", _l("Venues"), None),

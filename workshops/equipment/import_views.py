@@ -1,7 +1,204 @@
-"""The delivery list import screens: upload, column mapping, preview, confirm."""
+"""The delivery list import screens: upload, column mapping, preview, confirm, result.
+
+The same steps as the family import (families/import_views.py), with its reading, pending
+file and remembered mapping: the file waits on the server between the steps and the pages
+pass only its random token. Nothing is written before the confirmation, except the column
+mapping remembered for the next file with the same headers.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import uuid
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from workshops.auth import queries as auth_queries
+from workshops.core.errors import NotAllowed, ValidationFailed
+from workshops.core.forms import apply_reasons, choices, parse_uuid
+from workshops.equipment import import_forms as forms
+from workshops.equipment import import_rows, import_services
+from workshops.equipment.import_rows import FIELDS, KIND
+from workshops.extensions import db
+from workshops.families import import_services as pending_files
+from workshops.families import importers
+from workshops.families.import_forms import fill_mapping, mapping_of, set_column_choices
 
 bp = Blueprint("equipment_imports", __name__, url_prefix="/import/materiel")
+
+# Rows of the file shown under each column choice, to recognise the columns.
+SAMPLE_ROWS = 3
+
+
+def pending_folder() -> Path:
+    """Where uploaded lists wait for their confirmation (instance/imports)."""
+    return Path(current_app.instance_path) / "imports"
+
+
+def max_bytes() -> int:
+    """The size limit of an uploaded list (IMPORT_MAX_BYTES)."""
+    return int(current_app.config["IMPORT_MAX_BYTES"])
+
+
+@bp.route("", methods=["GET", "POST"])
+def upload():
+    """Step 1: the file, and the structure holding the stock (a conseiller's own)."""
+    form = forms.UploadForm()
+    _structure_choices(form)
+    status = 200
+    if form.validate_on_submit():
+        data = form.file.data.read(max_bytes() + 1)
+        table = importers.read_table(data, max_bytes=max_bytes())
+        structure_id = _structure_id(form)
+        if table.problem:
+            form.file.errors.append(table.problem)
+            status = 413 if len(data) > max_bytes() else 400
+        elif structure_id is not None:
+            token = pending_files.store_upload(pending_folder(), data, {
+                "user_id": str(g.user.id), "kind": KIND, "structure_id": str(structure_id)})
+            return redirect(url_for(".mapping", token=token))
+    return render_template("equipment/import_upload.html", form=form,
+                           max_mb=max_bytes() // (1024 * 1024), max_rows=importers.MAX_ROWS), status
+
+
+def _structure_choices(form: forms.UploadForm) -> None:
+    if g.user.role in ("manager", "admin"):
+        form.structure_id.choices = choices(
+            [(str(s.id), s.name) for s in auth_queries.list_structures(db.session, active_only=True)])
+        if request.method == "GET":
+            form.structure_id.data = str(g.user.structure_id or "")
+    else:
+        del form.structure_id
+
+
+def _structure_id(form: forms.UploadForm) -> uuid.UUID | None:
+    """The structure holding the machines, or None with the reason on the form."""
+    if "structure_id" in form:
+        chosen = parse_uuid(form.structure_id.data)
+        if chosen is None or auth_queries.get_structure(db.session, chosen) is None:
+            form.structure_id.errors.append(_("Choose the structure that holds these machines."))
+            return None
+        return chosen
+    if g.user.structure_id is None:
+        form.form_errors.append(_("Your account belongs to no structure yet: ask an administrator "
+                                  "to set it, then import the list."))
+    return g.user.structure_id
+
+
+def _pending() -> pending_files.PendingUpload | None:
+    pending = pending_files.load_upload(pending_folder(), request.values.get("token"), g.user.id)
+    # A family list waiting under the same account is not this import's.
+    return pending if pending is not None and pending.meta.get("kind") == KIND else None
+
+
+def _expired():
+    return render_template("equipment/import_expired.html")
+
+
+@bp.route("/colonnes", methods=["GET", "POST"])
+def mapping():
+    """Step 2: which column holds what; proposed from last time or from the headers."""
+    pending = _pending()
+    if pending is None:
+        return _expired()
+    table = importers.read_table(pending.data, max_bytes=max_bytes())
+    form = forms.EquipmentMappingForm(token=pending.token)
+    set_column_choices(form, FIELDS, table.headers, _("Column %(number)s"), _("— not in the file —"))
+    proposed, remembered = importers.proposed_mapping(db.session, KIND, table.headers, FIELDS)
+    if request.method == "GET":
+        chosen = pending.meta.get("mapping")
+        fill_mapping(form, FIELDS, importers.clean_mapping(chosen, table.headers, FIELDS)
+                     if isinstance(chosen, dict) else proposed)
+    if form.validate_on_submit():
+        chosen = mapping_of(form, FIELDS)
+        problems = importers.mapping_problems(chosen, FIELDS)
+        if not problems:
+            pending_files.remember_mapping(db.session, KIND, table.headers, chosen)
+            pending_files.update_upload(pending_folder(), pending, {"mapping": chosen})
+            db.session.commit()
+            return redirect(url_for(".preview", token=pending.token))
+        apply_reasons(form, ValidationFailed(problems))
+    samples = [[cells[i] for _line, cells in table.rows[:SAMPLE_ROWS]] for i in range(len(table.headers))]
+    return render_template("equipment/import_mapping.html", form=form, fields=FIELDS, remembered=remembered,
+                           headers=table.headers, samples=samples, row_count=len(table.rows))
+
+
+def _prepared(pending: pending_files.PendingUpload):
+    """(preview, structure id) of a pending file; None when its columns are not chosen."""
+    table = importers.read_table(pending.data, max_bytes=max_bytes())
+    raw = pending.meta.get("mapping")
+    chosen = importers.clean_mapping(raw, table.headers, FIELDS) if isinstance(raw, dict) else {}
+    structure_id = parse_uuid(pending.meta.get("structure_id"))
+    if not raw or importers.mapping_problems(chosen, FIELDS) or structure_id is None:
+        return None
+    return import_rows.preview_equipment(db.session, table, chosen, structure_id), structure_id
+
+
+@bp.route("/apercu")
+def preview():
+    """Step 3: each row ok, warned or refused, with its reasons; nothing written yet."""
+    pending = _pending()
+    if pending is None:
+        return _expired()
+    prepared = _prepared(pending)
+    if prepared is None:
+        return redirect(url_for(".mapping", token=pending.token))
+    result, structure_id = prepared
+    show = request.args.get("show")
+    show = show if show in importers.OUTCOMES else None
+    rows = [row for row in result.rows if show in (None, row.outcome)]
+    form = forms.ConfirmForm(token=pending.token, warned_shown="1" if show in (None, "warning") else "")
+    return render_template("equipment/import_preview.html", preview=result, rows=rows, show=show,
+                           form=form, token=pending.token,
+                           structure=auth_queries.get_structure(db.session, structure_id))
+
+
+@bp.route("/confirmer", methods=["POST"])
+def confirm():
+    """Step 4: write the ok rows and the warned rows kept, in one transaction."""
+    form = forms.ConfirmForm()
+    pending = _pending()
+    if pending is None:
+        return _expired()
+    prepared = _prepared(pending) if form.validate_on_submit() else None
+    if prepared is None:
+        return redirect(url_for(".mapping", token=pending.token))
+    result, structure_id = prepared
+    included = {int(v) for v in form.include.data or [] if v.isdigit()} if form.warned_shown.data else None
+    try:
+        done = import_services.confirm_equipment_import(db.session, result, structure_id, g.user,
+                                                        included_warnings=included)
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except ValidationFailed as error:
+        db.session.rollback()
+        for _field, message in error.reasons:
+            flash(str(message), "error")
+        return redirect(url_for(".preview", token=pending.token))
+    db.session.commit()
+    pending_files.discard_upload(pending_folder(), pending.token)
+    session["equipment_import_result"] = {"written": done.written, "skipped": done.skipped}
+    return redirect(url_for(".result"))
+
+
+@bp.route("/resultat")
+def result():
+    """What the last confirmed import of this session wrote, with where to go next."""
+    # The inventory pages belong to another part of the feature: link when they exist.
+    links = {name: url_for(name) for name in ("equipment.index", "equipment.stock")
+             if name in current_app.view_functions}
+    return render_template("equipment/import_result.html", outcome=session.get("equipment_import_result"),
+                           links=links)

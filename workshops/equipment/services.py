@@ -1,21 +1,19 @@
 """Rules of the inventory and of each machine's life: add and correct machines, reserve,
 hand over (gift) or lend, renew, return, void a mistake, restock, faulty, recycled.
 
-Services flush, never commit; the caller (view or command) commits once. Every change of
-status goes through `_move`, which refuses a transition TRANSITIONS does not allow (a clear
-ValidationFailed, nothing written) and appends one EquipmentEvent. Handover and event rows
-are never changed afterwards.
+Services flush, never commit; the caller commits once. Every change of status goes through
+`_move`: a transition TRANSITIONS does not allow is refused (TransitionRefused, nothing
+written), an allowed one appends one EquipmentEvent. Handover and event rows never change.
 
 Decisions:
-- One active handover per machine: hand_over reads the machine with a row lock (FOR UPDATE
-  on PostgreSQL; on SQLite the write transaction, begun before the first read, serialises
-  writers), then refuses unless it is in stock or reserved for this family.
+- One active handover per machine: hand_over reads the machine with a row lock (FOR UPDATE;
+  on SQLite the write transaction begun before the first read serialises writers).
 - A machine reserved for a family can only be handed to that family; cancel the
   reservation first. Reserving checks the family's stated need (desktop or laptop) unless
   the conseiller confirms another kind.
-- Voiding a handover puts the machine back in the status it had just before (in stock, or
-  reserved for the same family), with the reason in the history.
-- A loan is due one year after the handover day by default; a renewal adds a year to the
+- Voiding a handover puts the machine back as it was just before (in stock, or reserved for
+  the same family).
+- A loan is due a year after the handover day by default; a renewal adds a year to the
   later of today and the current due date, unless a date is given.
 """
 
@@ -33,16 +31,8 @@ from workshops.auth.models import User
 from workshops.auth.queries import visible_structure_ids
 from workshops.core.errors import NotAllowed, Reason, ValidationFailed
 from workshops.core.models import utcnow
-from workshops.equipment.models import (
-    EQUIPMENT_KINDS,
-    GRADES,
-    HANDOVER_MODES,
-    TRANSITIONS,
-    WITH_FAMILY,
-    Equipment,
-    EquipmentEvent,
-    Handover,
-)
+from workshops.equipment import models
+from workshops.equipment.models import Equipment, EquipmentEvent, Handover
 from workshops.equipment.terms import terms_for
 from workshops.families.models import Family
 from workshops.scheduling.localtime import to_local
@@ -107,9 +97,9 @@ def equipment_problems(db: Session, data: EquipmentData, existing: Equipment | N
             problems.append(("asset_tag", str(_l("Another machine already has this asset tag."))))
     if data.structure_id is None:
         problems.append(("structure_id", str(_l("Choose the structure that holds this machine."))))
-    if data.kind not in EQUIPMENT_KINDS:
+    if data.kind not in models.EQUIPMENT_KINDS:
         problems.append(("kind", str(_l("Choose the kind of machine."))))
-    if data.grade is not None and data.grade not in GRADES:
+    if data.grade is not None and data.grade not in models.GRADES:
         problems.append(("grade", str(_l("Choose a condition from the list."))))
     if data.ram_gb is not None and not 0 < data.ram_gb <= MAX_RAM_GB:
         problems.append(("ram_gb", str(_l("Enter the memory in GB, from 1 to %(max)s.", max=MAX_RAM_GB))))
@@ -151,12 +141,18 @@ _REFUSALS = {
 }
 
 
-def _move(db: Session, item: Equipment, to_status: str, kind: str, actor: User, *, when: datetime,
-          **details) -> EquipmentEvent:
-    """Change the status if TRANSITIONS allows it, with its event; else TransitionRefused."""
-    if to_status not in TRANSITIONS[item.status]:
+def _check_transition(item: Equipment, to_status: str, allowed_from: tuple[str, ...] | None = None) -> None:
+    """TransitionRefused unless TRANSITIONS (and `allowed_from`, when given) allow the move."""
+    allowed = to_status in models.TRANSITIONS[item.status]
+    if not allowed or (allowed_from is not None and item.status not in allowed_from):
         raise TransitionRefused([(None, str(_l("%(state)s This change is not possible.",
                                                state=_REFUSALS[item.status])))])
+
+
+def _move(db: Session, item: Equipment, to_status: str, kind: str, actor: User, *, when: datetime,
+          allowed_from: tuple[str, ...] | None = None, **details) -> EquipmentEvent:
+    """Change the status if TRANSITIONS allows it, with its event; else TransitionRefused."""
+    _check_transition(item, to_status, allowed_from)
     from_status, item.status = item.status, to_status
     return _event(db, item, kind, actor, to_status=to_status, from_status=from_status, when=when, **details)
 
@@ -235,7 +231,7 @@ def cancel_reservation(db: Session, item: Equipment, actor: User, *, reason: str
     item = _locked(db, item)
     family = item.reserved_family
     event = _move(db, item, "in_stock", "unreserved", actor, when=now or utcnow(), family=family,
-                  reason=reason)
+                  reason=reason, allowed_from=("reserved",))
     item.reserved_family_id = item.reserved_workshop_id = None
     db.flush()
     return event
@@ -258,7 +254,7 @@ def hand_over(db: Session, item: Equipment, family: Family, actor: User, *, mode
     `language` stored with their version and SHA-256. Refused, with nothing written, when
     the machine is not in stock or reserved for this family, or when a loan's due date is
     not after the handover day."""
-    if mode not in HANDOVER_MODES:
+    if mode not in models.HANDOVER_MODES:
         raise ValidationFailed([("mode", str(_l("Choose gift or loan.")))])
     _check_scope(actor, item.structure_id)
     _check_scope(actor, family.structure_id)
@@ -267,6 +263,8 @@ def hand_over(db: Session, item: Equipment, family: Family, actor: User, *, mode
         raise TransitionRefused([(None, str(_l(
             "This machine is reserved for another family. Cancel that reservation first, "
             "or choose another machine.")))])
+    to_status = "on_loan" if mode == "loan" else "handed_over"
+    _check_transition(item, to_status)  # before anything is added to the session
     when = now or utcnow()
     day = to_local(when).date()
     if mode == "loan":
@@ -282,7 +280,6 @@ def hand_over(db: Session, item: Equipment, family: Family, actor: User, *, mode
         terms_version=terms.version, terms_language=terms.language, terms_text=terms.text,
         terms_sha256=terms.sha256, actor_id=actor.id, notes=(notes or "").strip())
     db.add(handover)
-    to_status = "on_loan" if mode == "loan" else "handed_over"
     _move(db, item, to_status, "lent" if mode == "loan" else "handed_over", actor, when=when,
           family=family, workshop=workshop, handover=handover, due_on=due_on)
     item.current_handover_id, item.loan_due_on = handover.id, due_on
@@ -292,7 +289,7 @@ def hand_over(db: Session, item: Equipment, family: Family, actor: User, *, mode
 
 
 def _active(db: Session, item: Equipment) -> Handover:
-    if item.status not in WITH_FAMILY or item.current_handover_id is None:
+    if item.status not in models.WITH_FAMILY or item.current_handover_id is None:
         raise TransitionRefused([(None, str(_l("%(state)s It is not with a family.",
                                                state=_REFUSALS[item.status])))])
     return db.get(Handover, item.current_handover_id)
@@ -361,10 +358,12 @@ def renew_loan(db: Session, item: Equipment, actor: User, *, due_on: date | None
 
 def restock(db: Session, item: Equipment, actor: User, *, reason: str = "",
             now: datetime | None = None) -> EquipmentEvent:
-    """Back in stock, after a return was checked or a repair."""
+    """Back in stock, after a return was checked or a repair (a reservation is cancelled
+    with cancel_reservation instead)."""
     _check_scope(actor, item.structure_id)
     item = _locked(db, item)
-    event = _move(db, item, "in_stock", "restocked", actor, when=now or utcnow(), reason=reason)
+    event = _move(db, item, "in_stock", "restocked", actor, when=now or utcnow(), reason=reason,
+                  allowed_from=("returned", "faulty"))
     db.flush()
     return event
 

@@ -87,13 +87,13 @@ def _run(path: Path, report: dict[str, Any], *, workshop_id: str | None, status:
     table = importers.read_table(path.read_bytes())
     if table.problem:
         raise ImportFailed(f"{path}: {table.problem}")
-    actor = _actor(username)
+    actor = actor_for(username)
     workshop = _workshop(actor, workshop_id)
-    options = FamilyImport(actor, _structure_id(actor, structure_name, workshop), workshop, status)
+    options = FamilyImport(actor, structure_for(actor, structure_name, workshop), workshop, status)
     mapping = _mapping(table)
     preview = import_rows.preview_families(db.session, table, mapping, options)
     report["rows"], report["counts"] = preview.report(), preview.counts
-    _echo_preview(preview)
+    echo_preview(preview)
     if report["dry_run"]:
         click.echo("Dry run: nothing was written.")
         return
@@ -123,7 +123,7 @@ def _confirm(preview: importers.Preview, options: FamilyImport, included: list[i
     return done
 
 
-def _actor(username: str | None) -> User:
+def actor_for(username: str | None) -> User:
     if username:
         user = db.session.scalar(select(User).where(User.username == normalize_username(username)))
         if user is None or not user.is_active or user.deleted_dt is not None:
@@ -150,7 +150,7 @@ def _workshop(actor: User, workshop_id: str | None):
     return workshop
 
 
-def _structure_id(actor: User, structure_name: str | None, workshop) -> uuid.UUID:
+def structure_for(actor: User, structure_name: str | None, workshop) -> uuid.UUID:
     if structure_name:
         structure = auth_queries.get_structure_by_name(db.session, structure_name)
         visible = auth_queries.visible_structure_ids(actor)
@@ -174,7 +174,7 @@ def _mapping(table: importers.Table) -> dict[str, int]:
     return mapping
 
 
-def _echo_preview(preview: importers.Preview) -> None:
+def echo_preview(preview: importers.Preview) -> None:
     counts = preview.counts
     click.echo(f"Rows: {len(preview.rows)}; ok: {counts['ok']}; with a warning: {counts['warning']}; "
                f"refused: {counts['refused']}.")

@@ -120,7 +120,9 @@ def _structure_id(form: forms.UploadForm) -> uuid.UUID | None:
 
 
 def _pending() -> import_services.PendingUpload | None:
-    return import_services.load_upload(pending_folder(), request.values.get("token"), g.user.id)
+    """The user's waiting family list; an equipment list's token is not one."""
+    pending = import_services.load_upload(pending_folder(), request.values.get("token"), g.user.id)
+    return pending if pending is not None and pending.meta.get("kind") == KIND else None
 
 
 def _expired():

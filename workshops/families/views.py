@@ -12,6 +12,7 @@ from workshops.core.errors import NotAllowed, ValidationFailed
 from workshops.core.forms import choices, parse_uuid
 from workshops.extensions import db
 from workshops.families import forms, queries, services
+from workshops.families.family_panels import family_panels_for
 from workshops.families.models import Family  # also makes the tables known to migrations
 from workshops.families.normalize import display_phone
 
@@ -36,7 +37,8 @@ def family(family_id):
     return render_template(
         "families/family.html", family=household, guardians=queries.live_guardians(household),
         children=queries.live_children(household),
-        registrations=queries.list_family_registrations(db.session, household.id), **_labels())
+        registrations=queries.list_family_registrations(db.session, household.id),
+        panels=family_panels_for(household, g.user), **_labels())
 
 
 @bp.route("/families/new", methods=["GET", "POST"])

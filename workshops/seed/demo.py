@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 
 from workshops.auth import queries as auth_queries
 from workshops.auth.services import NewUser, create_user
+from workshops.equipment.models import Equipment
 from workshops.scheduling.models import Workshop
 from workshops.seed.activity import load_activity
+from workshops.seed.equipment import load_equipment
 from workshops.seed.reference import DEPARTEMENT_DAS, DEPARTEMENT_MISSION, load_reference
 
 # Known to anyone who reads this file: which is why only a DEMO instance, on its
@@ -53,7 +55,11 @@ def load_demo(db: Session) -> tuple[list[tuple[str, int, int]], list[DemoAccount
         made = load_activity(db, conseiller, **DEMO_ACTIVITY)
         counts += [("ateliers", made.workshops, made.workshops), ("families", made.families, made.families),
                    ("registrations", made.registrations, made.registrations)]
-    # Later features add their demo data here (equipment), after what it refers to.
+    # Machines once too, after the ateliers and families they were handed over to.
+    if db.scalars(select(Equipment.id).limit(1)).first() is None:
+        conseiller = auth_queries.get_user_by_username(db, "demo-conseiller")
+        machines = load_equipment(db, conseiller)
+        counts.append(("machines", machines, machines))
     return counts, accounts
 
 
