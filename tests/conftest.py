@@ -22,7 +22,7 @@ TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 @pytest.fixture(scope="session", autouse=True)
 def compiled_catalogues():
     """Compile stale message catalogues, so a plain `pytest` sees the French UI."""
-    for po_path in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+    for po_path in TRANSLATIONS.glob("*/LC_MESSAGES/*.po"):
         mo_path = po_path.with_suffix(".mo")
         if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
             continue

@@ -22,7 +22,12 @@ from markupsafe import Markup
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "translations"
-POT = TRANSLATIONS / "messages.pot"
+# Two catalogues. "messages": the interface (French; English is the msgids). "documents":
+# what is printed for families in their language (French, Arabic...), extracted from the
+# templates of templates/pdf/for_families only, which the interface catalogue leaves out.
+FAMILY_DOCUMENTS_DIR = "for_families"
+DOMAINS = {"messages": ("babel.cfg", "."),
+           "documents": ("babel-documents.cfg", f"templates/pdf/{FAMILY_DOCUMENTS_DIR}")}
 
 # Interface languages, named in their own language for the switch.
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
@@ -129,29 +134,37 @@ def _pybabel(*args: str, quiet: bool = False) -> None:
                    check=True, cwd=ROOT)
 
 
-def _extract(target: Path, *, quiet: bool = False) -> None:
-    _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "--no-location", "--sort-output",
-             "--omit-header", "-o", str(target), ".", quiet=quiet)
+def pot_of(domain: str) -> Path:
+    return TRANSLATIONS / f"{domain}.pot"
+
+
+def _extract(target: Path, domain: str = "messages", *, quiet: bool = False) -> None:
+    config, source = DOMAINS[domain]
+    ignored = ["--ignore-dirs", f".* ._ {FAMILY_DOCUMENTS_DIR}"] if domain == "messages" else []
+    _pybabel("extract", "-F", config, "-k", "_l", "--no-location", "--sort-output", "--omit-header",
+             *ignored, "-o", str(target), source, quiet=quiet)
 
 
 @translate.command("extract")
 def extract_command() -> None:
-    """Extract messages from the code and templates into messages.pot."""
-    _extract(POT)
+    """Extract messages from the code and templates into messages.pot and documents.pot."""
+    for domain in DOMAINS:
+        _extract(pot_of(domain), domain)
 
 
 @translate.command("update")
 def update_command() -> None:
-    """Extract, then merge messages.pot into every language's catalogue."""
+    """Extract, then merge each .pot into every language's catalogue of that domain."""
     extract_command.callback()
-    _pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "--no-fuzzy-matching",
-             "--ignore-obsolete")
+    for domain in DOMAINS:
+        _pybabel("update", "-i", str(pot_of(domain)), "-d", str(TRANSLATIONS), "-D", domain,
+                 "--no-fuzzy-matching", "--ignore-obsolete")
 
 
 @translate.command("compile")
 def compile_command() -> None:
     """Compile every catalogue to .mo files (done by `make` and on install)."""
-    _pybabel("compile", "-d", str(TRANSLATIONS))
+    _pybabel("compile", "-d", str(TRANSLATIONS), "-D", " ".join(DOMAINS))
 
 
 @translate.command("check")
@@ -167,15 +180,16 @@ def check_command() -> None:
 
 def catalogue_problems() -> list[str]:
     """Everything wrong with the catalogues against a fresh extraction."""
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp) / "messages.pot"
-        _extract(fresh, quiet=True)
-        wanted = _ids(fresh)
     problems = []
-    if _ids(POT) != wanted:
-        problems.append("messages.pot is stale: run `flask translate update`.")
-    for po_path in sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")):
-        problems += _po_problems(po_path, wanted)
+    for domain in DOMAINS:
+        with tempfile.TemporaryDirectory() as tmp:
+            fresh = Path(tmp) / f"{domain}.pot"
+            _extract(fresh, domain, quiet=True)
+            wanted = _ids(fresh)
+        if _ids(pot_of(domain)) != wanted:
+            problems.append(f"{domain}.pot is stale: run `flask translate update`.")
+        for po_path in sorted(TRANSLATIONS.glob(f"*/LC_MESSAGES/{domain}.po")):
+            problems += _po_problems(po_path, wanted)
     return problems
 
 
@@ -192,7 +206,7 @@ def _po_problems(po_path: Path, wanted: set) -> list[str]:
     problems = []
     have = {m.id if isinstance(m.id, str) else tuple(m.id) for m in catalog if m.id}
     if have != wanted:
-        problems.append(f"{lang}: catalogue differs from messages.pot: run `flask translate update`.")
+        problems.append(f"{lang}: {po_path.name} differs from its .pot: run `flask translate update`.")
     for message in catalog:
         if not message.id:
             continue
