@@ -50,6 +50,11 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_MAX_BYTES": 2 * 1024 * 1024,
     # Who to call, printed on family documents.
     "HELPLINE_PHONE": "05 67 802 222",
+    # Printing: blank rows for walk-ins on the attendance sheet, and the funders' block
+    # printed at its foot: "tne_france2030" (the TNE programme and France 2030 mention),
+    # "fse_plus" (the EU FSE+ block, black and white) or "none".
+    "PRINT_BLANK_ROWS": 5,
+    "PRINT_FUNDING": "tne_france2030",
 }
 
 

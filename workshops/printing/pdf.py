@@ -203,3 +203,10 @@ def languages_of(values: Iterable[str | None]) -> str:
     """The first value that is a family document language, else French."""
     return next((value for value in values if value in FAMILY_LANGUAGES), "fr")
 
+
+def family_language(family) -> str:
+    """The language a family's documents are printed in: the first guardian's (of the live
+    ones, in order) when documents exist in it, else French."""
+    guardians = sorted((g for g in family.guardians if g.deleted_dt is None), key=lambda g: g.position)
+    return languages_of(g.language for g in guardians)
+
