@@ -85,9 +85,13 @@ def template_translations() -> dict:
     """`gettext` and `ngettext` bound to this render's catalogue, for the template context.
 
     Jinja's `_()` looks `gettext` up in the context first: the page and its includes use
-    these, imported macros keep Flask-Babel's. Same behaviour as Jinja's "newstyle"
-    gettext: the result is escaped-safe Markup under autoescape and always %-formatted."""
-    catalogue = flask_babel.get_translations()
+    these, imported macros keep Flask-Babel's."""
+    return bound_translations(flask_babel.get_translations())
+
+
+def bound_translations(catalogue) -> dict:
+    """Template `gettext` and `ngettext` reading `catalogue`, with the behaviour of Jinja's
+    "newstyle" gettext: escaped-safe Markup under autoescape, always %-formatted."""
 
     @pass_context
     def gettext(context, string: str, **variables) -> str:

@@ -131,7 +131,7 @@ def mapping():
             return redirect(url_for(".preview", token=pending.token))
         apply_reasons(form, ValidationFailed(problems))
     samples = [[cells[i] for _line, cells in table.rows[:SAMPLE_ROWS]] for i in range(len(table.headers))]
-    return render_template("equipment/import_mapping.html", form=form, fields=FIELDS, remembered=remembered,
+    return render_template("imports/mapping.html", form=form, fields=FIELDS, remembered=remembered,
                            headers=table.headers, samples=samples, row_count=len(table.rows))
 
 

@@ -29,12 +29,12 @@ from urllib.parse import unquote, urlsplit
 
 import flask_babel
 from flask import render_template
-from jinja2 import pass_context
-from markupsafe import Markup
 from weasyprint import CSS, HTML
 from weasyprint.text import ffi
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+from workshops.core.i18n import bound_translations
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "static"
@@ -146,23 +146,6 @@ def _collected_warnings():
 FAMILY_DOMAIN = flask_babel.Domain(str(TRANSLATIONS), domain=DOCUMENTS_DOMAIN)
 
 
-def _bound_gettext(catalogue) -> dict[str, Callable]:
-    """gettext/ngettext for a template, from `catalogue`, like core.i18n.template_translations."""
-
-    @pass_context
-    def gettext(context, string: str, **variables) -> str:
-        text = catalogue.ugettext(string)
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704
-
-    @pass_context
-    def ngettext(context, singular: str, plural: str, num: int, **variables) -> str:
-        variables.setdefault("num", num)
-        text = catalogue.ungettext(singular, plural, num)
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # noqa: S704
-
-    return {"gettext": gettext, "ngettext": ngettext}
-
-
 def html_of(document: Document) -> str:
     """The document's HTML, in its language (needs an app context)."""
     language = document.language
@@ -170,7 +153,7 @@ def html_of(document: Document) -> str:
         extra: dict[str, Any] = {"lang": language, "dir": "rtl" if language in RTL_LANGUAGES else "ltr"}
         if document.template.startswith(FAMILY_TEMPLATES):
             # The locale is forced: the domain gives that language's catalogue (English: none).
-            extra.update(_bound_gettext(FAMILY_DOMAIN.get_translations()))
+            extra.update(bound_translations(FAMILY_DOMAIN.get_translations()))
         return render_template(document.template, **document.context, **extra)
 
 
