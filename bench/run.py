@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import collegelist
+import printing_bench
 import psutil
 import volume
 from flask_migrate import upgrade
@@ -497,7 +498,17 @@ def measure_import(bench: Workbench, runs: int = 3) -> list[Result]:
         f"each on a fresh copy (totals {min(totals):.2f} to {max(totals):.2f} s); pages not rendered")]
 
 
-# Later issues add PDF and sync metrics here.
+def measure_pdf_renders(bench: Workbench) -> list[Result]:
+    """Sheet (40 families) and notebook: render p95 and the notebook's size."""
+    return printing_bench.pdf_renders(bench, Result)
+
+
+def measure_print_batch(bench: Workbench) -> list[Result]:
+    """The 200-page batch in its child process (time, peak RSS), and page p95 meanwhile."""
+    return printing_bench.print_batch(bench, Result, logged_in_client)
+
+
+# Later issues add sync metrics here.
 METRICS: list[Callable[[Workbench], list[Result]]] = [
     measure_cold_start,
     measure_home_page,
@@ -506,6 +517,8 @@ METRICS: list[Callable[[Workbench], list[Result]]] = [
     measure_checkin_page,
     measure_checkin_post,
     measure_import,
+    measure_pdf_renders,
+    measure_print_batch,
 ]
 
 

@@ -23,6 +23,8 @@ from workshops.equipment import views as equipment_views
 from workshops.families import cli as families_cli
 from workshops.families import import_views, registration_views
 from workshops.families import views as families_views
+from workshops.printing import cli as printing_cli
+from workshops.printing import views as printing_views
 from workshops.resources import views as resources_views
 from workshops.scheduling import views as scheduling_views
 from workshops.seed import cli as seed_cli
@@ -30,7 +32,7 @@ from workshops.seed import cli as seed_cli
 ROOT = Path(__file__).resolve().parent.parent
 BLUEPRINTS = (core_views.bp, auth_views.bp, resources_views.bp, scheduling_views.bp,
               families_views.bp, import_views.bp, registration_views.bp, equipment_views.bp,
-              equipment_import_views.bp, handover_views.bp)
+              equipment_import_views.bp, handover_views.bp, printing_views.bp)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -70,4 +72,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(families_cli.families)
     app.cli.add_command(equipment_cli.equipment)
     app.cli.add_command(seed_cli.seed)
+    printing_cli.init_app(app)
     return app

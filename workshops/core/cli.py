@@ -23,6 +23,10 @@ def serve_command(host: str, port: int, threads: int, open_browser: bool) -> Non
     """Serve the app with waitress (a production WSGI server), offline."""
     app = current_app._get_current_object()
     url = f"http://{host}:{port}/"
+    # Features add checks that say plainly what to install (printing: HarfBuzz subsetting).
+    for check in app.extensions.get("startup_checks", ()):
+        for problem in check():
+            click.echo(f"Warning: {problem}", err=True)
     click.echo(f"workshops is ready on {url} (Ctrl+C to stop)")
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()

@@ -108,8 +108,11 @@ class _Engine:
     def __init__(self) -> None:
         self.fetcher = LocalFetcher()
         self.fonts = FontConfiguration()
-        self.stylesheet = CSS(string=PRINT_CSS.read_text(encoding="utf-8"), base_url=BASE_URL,
-                              url_fetcher=self.fetcher, font_config=self.fonts)
+        with _collected_warnings() as messages:
+            self.stylesheet = CSS(string=PRINT_CSS.read_text(encoding="utf-8"), base_url=BASE_URL,
+                                  url_fetcher=self.fetcher, font_config=self.fonts)
+        # A warning about the stylesheet (an ignored rule) is reported with every render.
+        self.stylesheet_warnings = messages
 
 
 _engine: _Engine | None = None
@@ -167,7 +170,7 @@ def render_all(documents: Sequence[Document],
     """Several documents as one PDF: each rendered alone (page numbers restart, memory stays
     low), their pages joined. `progress(done, total)` is called after each."""
     current = engine()
-    rendered, warnings = [], []
+    rendered, warnings = [], list(current.stylesheet_warnings)
     for done, document in enumerate(documents, start=1):
         with _collected_warnings() as messages:
             html = HTML(string=html_of(document), base_url=BASE_URL, url_fetcher=current.fetcher)
@@ -176,9 +179,12 @@ def render_all(documents: Sequence[Document],
         if progress is not None:
             progress(done, len(documents))
     pages = [page for doc in rendered for page in doc.pages]
+    # Drawing the text happens here: a missing glyph (.notdef) is reported while writing.
+    with _collected_warnings() as messages:
+        pdf = rendered[0].copy(pages).write_pdf() if rendered else b""
+    warnings += messages
     if warnings:
         log.warning("printing: %d WeasyPrint warning(s) in %d document(s)", len(warnings), len(documents))
-    pdf = rendered[0].copy(pages).write_pdf() if rendered else b""
     return Rendered(pdf=pdf, pages=len(pages), warnings=warnings)
 
 
