@@ -8,7 +8,6 @@ mapping remembered for the next file with the same headers.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -27,28 +26,23 @@ from flask_babel import gettext as _
 
 from workshops.auth import queries as auth_queries
 from workshops.core.errors import NotAllowed, ValidationFailed
-from workshops.core.forms import apply_reasons, choices, parse_uuid
+from workshops.core.forms import choices, parse_uuid
 from workshops.extensions import db
 from workshops.families import import_forms as forms
 from workshops.families import import_rows, import_services, importers
 from workshops.families.import_rows import FIELDS, KIND, FamilyImport
+from workshops.families.import_steps import (
+    chosen_structure_id,
+    included_warnings,
+    mapping_step,
+    max_bytes,
+    offer_structures,
+    pending_folder,
+    pending_upload,
+)
 from workshops.scheduling import queries as scheduling_queries
 
 bp = Blueprint("imports", __name__, url_prefix="/import/familles")
-
-# Rows of the file shown under each column choice, to recognise the columns.
-SAMPLE_ROWS = 3
-
-
-def pending_folder() -> Path:
-    """Where uploaded lists wait for their confirmation (instance/imports)."""
-    return Path(current_app.instance_path) / "imports"
-
-
-def max_bytes() -> int:
-    """The size limit of an uploaded list (IMPORT_MAX_BYTES)."""
-    return int(current_app.config["IMPORT_MAX_BYTES"])
-
 
 @bp.route("", methods=["GET", "POST"])
 def upload():
@@ -60,7 +54,7 @@ def upload():
         workshop = _workshop(parse_uuid(form.workshop_id.data))
         data = form.file.data.read(max_bytes() + 1)
         table = importers.read_table(data, max_bytes=max_bytes())
-        structure_id = _structure_id(form)
+        structure_id = chosen_structure_id(form, _("Choose the structure that follows the families."))
         if table.problem:
             form.file.errors.append(table.problem)
             status = 413 if len(data) > max_bytes() else 400
@@ -89,13 +83,7 @@ def _upload_choices(form: forms.UploadForm) -> None:
     if request.method == "GET":
         # The atelier page links here with its own id.
         form.workshop_id.data = request.args.get("workshop_id", "")
-    if g.user.role in ("manager", "admin"):
-        form.structure_id.choices = choices(
-            [(str(s.id), s.name) for s in auth_queries.list_structures(db.session, active_only=True)])
-        if request.method == "GET":
-            form.structure_id.data = str(g.user.structure_id or "")
-    else:
-        del form.structure_id
+    offer_structures(form)
 
 
 def _workshop(workshop_id: uuid.UUID | None):
@@ -105,24 +93,8 @@ def _workshop(workshop_id: uuid.UUID | None):
     return scheduling_queries.get_workshop_for(db.session, g.user, workshop_id) or abort(404)
 
 
-def _structure_id(form: forms.UploadForm) -> uuid.UUID | None:
-    """The structure the families will belong to, or None with the reason on the form."""
-    if "structure_id" in form:
-        chosen = parse_uuid(form.structure_id.data)
-        if chosen is None or auth_queries.get_structure(db.session, chosen) is None:
-            form.structure_id.errors.append(_("Choose the structure that follows the families."))
-            return None
-        return chosen
-    if g.user.structure_id is None:
-        form.form_errors.append(_("Your account belongs to no structure yet: ask an administrator "
-                                  "to set it, then import the list."))
-    return g.user.structure_id
-
-
 def _pending() -> import_services.PendingUpload | None:
-    """The user's waiting family list; an equipment list's token is not one."""
-    pending = import_services.load_upload(pending_folder(), request.values.get("token"), g.user.id)
-    return pending if pending is not None and pending.meta.get("kind") == KIND else None
+    return pending_upload(KIND)
 
 
 def _expired():
@@ -135,26 +107,7 @@ def mapping():
     pending = _pending()
     if pending is None:
         return _expired()
-    table = importers.read_table(pending.data, max_bytes=max_bytes())
-    form = forms.FamilyMappingForm(token=pending.token)
-    forms.set_column_choices(form, FIELDS, table.headers, _("Column %(number)s"), _("— not in the file —"))
-    proposed, remembered = importers.proposed_mapping(db.session, KIND, table.headers, FIELDS)
-    if request.method == "GET":
-        chosen = pending.meta.get("mapping")
-        forms.fill_mapping(form, FIELDS, importers.clean_mapping(chosen, table.headers, FIELDS)
-                           if isinstance(chosen, dict) else proposed)
-    if form.validate_on_submit():
-        chosen = forms.mapping_of(form, FIELDS)
-        problems = importers.mapping_problems(chosen, FIELDS)
-        if not problems:
-            import_services.remember_mapping(db.session, KIND, table.headers, chosen)
-            import_services.update_upload(pending_folder(), pending, {"mapping": chosen})
-            db.session.commit()
-            return redirect(url_for(".preview", token=pending.token))
-        apply_reasons(form, ValidationFailed(problems))
-    samples = [[cells[i] for _line, cells in table.rows[:SAMPLE_ROWS]] for i in range(len(table.headers))]
-    return render_template("imports/mapping.html", form=form, fields=FIELDS, remembered=remembered,
-                           headers=table.headers, samples=samples, row_count=len(table.rows))
+    return mapping_step(pending, KIND, FIELDS, forms.FamilyMappingForm(token=pending.token))
 
 
 def _prepared(pending: import_services.PendingUpload):
@@ -204,10 +157,9 @@ def confirm():
     if prepared is None:
         return redirect(url_for(".mapping", token=pending.token))
     result, options, _chosen = prepared
-    included = {int(v) for v in form.include.data or [] if v.isdigit()} if form.warned_shown.data else None
     try:
         done = import_services.confirm_family_import(
-            db.session, result, options, included_warnings=included,
+            db.session, result, options, included_warnings=included_warnings(form),
             allow_overbooking=form.allow_overbooking.data)
     except NotAllowed:
         db.session.rollback()
