@@ -10,15 +10,20 @@ from typing import Any
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
 
 from workshops.core.db import begin_write
-from workshops.core.errors import Conflict, NotAllowed, ValidationFailed
 from workshops.equipment import import_rows, import_services
 from workshops.equipment.import_rows import FIELDS, KIND
 from workshops.extensions import db
 from workshops.families import importers
-from workshops.families.cli import ImportFailed, actor_for, echo_preview, structure_for
+from workshops.families.cli import (
+    ImportFailed,
+    actor_for,
+    committed,
+    echo_preview,
+    file_mapping,
+    structure_for,
+)
 
 equipment = AppGroup("equipment", help="Import and manage the equipment inventory.")
 
@@ -69,33 +74,14 @@ def _run(path: Path, report: dict[str, Any], *, username: str | None, structure_
         raise ImportFailed(f"{path}: {table.problem}")
     actor = actor_for(username)
     structure_id = structure_for(actor, structure_name, None)
-    mapping = _mapping(table)
+    mapping = file_mapping(table, KIND, FIELDS)
     preview = import_rows.preview_equipment(db.session, table, mapping, structure_id)
     report["rows"], report["counts"] = preview.report(), preview.counts
     echo_preview(preview)
     if report["dry_run"]:
         click.echo("Dry run: nothing was written.")
         return
-    try:
-        done = import_services.confirm_equipment_import(db.session, preview, structure_id, actor)
-        db.session.commit()
-    except ValidationFailed as error:
-        raise ImportFailed("Nothing was written: " + " ".join(
-            str(message) for _field, message in error.reasons)) from None
-    except (NotAllowed, Conflict) as error:
-        raise ImportFailed(f"Nothing was written: the account may not do this ({error}).") from None
-    except SQLAlchemyError as error:
-        raise ImportFailed(f"Nothing was written: the database refused the change "
-                           f"({type(error).__name__}).") from None
+    done = committed(lambda: import_services.confirm_equipment_import(
+        db.session, preview, structure_id, actor))
     report["written"] = done.written
     click.echo(f"Machines written: {done.written}; rows skipped: {done.skipped}.")
-
-
-def _mapping(table: importers.Table) -> dict[str, int]:
-    mapping, _remembered = importers.proposed_mapping(db.session, KIND, table.headers, FIELDS)
-    problems = importers.mapping_problems(mapping, FIELDS)
-    if problems:
-        missing = ", ".join(str(spec.label) for spec in FIELDS if spec.key in dict(problems))
-        raise ImportFailed(f"Columns not found or used twice: {missing}. Import the file once "
-                           "through the screens to choose its columns: they are remembered.")
-    return mapping

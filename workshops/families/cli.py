@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from flask.cli import AppGroup
@@ -26,6 +27,7 @@ from workshops.scheduling import queries as scheduling_queries
 families = AppGroup("families", help="Import and manage families.")
 
 DUPLICATE_CODES = ("duplicate", "duplicate_in_file")
+T = TypeVar("T")
 
 
 class ImportFailed(click.ClickException):
@@ -90,7 +92,7 @@ def _run(path: Path, report: dict[str, Any], *, workshop_id: str | None, status:
     actor = actor_for(username)
     workshop = _workshop(actor, workshop_id)
     options = FamilyImport(actor, structure_for(actor, structure_name, workshop), workshop, status)
-    mapping = _mapping(table)
+    mapping = file_mapping(table)
     preview = import_rows.preview_families(db.session, table, mapping, options)
     report["rows"], report["counts"] = preview.report(), preview.counts
     echo_preview(preview)
@@ -99,18 +101,18 @@ def _run(path: Path, report: dict[str, Any], *, workshop_id: str | None, status:
         return
     included = [row.line for row in preview.rows if not any(row.has(code) for code in DUPLICATE_CODES)] \
         if skip_duplicates else None
-    done = _confirm(preview, options, included, allow_overbooking)
+    done = committed(lambda: import_services.confirm_family_import(
+        db.session, preview, options, included_warnings=included, allow_overbooking=allow_overbooking))
     report["written"] = done.written
     click.echo(f"Families written: {done.written}; registered to the atelier: {done.registered}; "
                f"rows skipped: {done.skipped}.")
 
 
-def _confirm(preview: importers.Preview, options: FamilyImport, included: list[int] | None,
-             allow_overbooking: bool) -> import_services.ImportResult:
+def committed(confirm: Callable[[], T]) -> T:
+    """Run an import's confirmation and commit; any refusal becomes an ImportFailed saying
+    that nothing was written (the caller rolls back)."""
     try:
-        done = import_services.confirm_family_import(
-            db.session, preview, options, included_warnings=included,
-            allow_overbooking=allow_overbooking)
+        done = confirm()
         db.session.commit()
     except ValidationFailed as error:
         raise ImportFailed("Nothing was written: " + " ".join(
@@ -164,11 +166,14 @@ def structure_for(actor: User, structure_name: str | None, workshop) -> uuid.UUI
     raise ImportFailed(f"{actor.username!r} belongs to no structure: say which one with --structure.")
 
 
-def _mapping(table: importers.Table) -> dict[str, int]:
-    mapping, _remembered = importers.proposed_mapping(db.session, KIND, table.headers, FIELDS)
-    problems = importers.mapping_problems(mapping, FIELDS)
+def file_mapping(table: importers.Table, kind: str = KIND,
+                 fields: Sequence[importers.Field] = FIELDS) -> dict[str, int]:
+    """The columns remembered for these headers, else guessed; ImportFailed when a required
+    one is missing (the screens let the user choose them once, then they are remembered)."""
+    mapping, _remembered = importers.proposed_mapping(db.session, kind, table.headers, fields)
+    problems = importers.mapping_problems(mapping, fields)
     if problems:
-        missing = ", ".join(str(spec.label) for spec in FIELDS if spec.key in dict(problems))
+        missing = ", ".join(str(spec.label) for spec in fields if spec.key in dict(problems))
         raise ImportFailed(f"Columns not found or used twice: {missing}. Import the file once "
                            "through the screens to choose its columns: they are remembered.")
     return mapping
