@@ -11,7 +11,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -143,8 +142,4 @@ def confirm():
 @bp.route("/resultat")
 def result():
     """What the last confirmed import of this session wrote, with where to go next."""
-    # The inventory pages belong to another part of the feature: link when they exist.
-    links = {name: url_for(name) for name in ("equipment.index", "equipment.stock")
-             if name in current_app.view_functions}
-    return render_template("equipment/import_result.html", outcome=session.get("equipment_import_result"),
-                           links=links)
+    return render_template("equipment/import_result.html", outcome=session.get("equipment_import_result"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from workshops.auth.queries import list_structures
@@ -90,7 +90,7 @@ def item(equipment_id):
         "equipment/item.html", item=machine, history=queries.list_history(db.session, machine),
         reserve_form=reserve_form, has_families=bool(families), action_form=forms.ActionForm(),
         faulty_form=forms.ReasonForm(prefix="faulty"), recycle_form=forms.ReasonForm(prefix="recycle"),
-        today=_today(), view_names=current_app.view_functions, **_labels())
+        today=_today(), **_labels())
 
 
 @bp.route("/materiel/<uuid:equipment_id>/reserver", methods=["POST"])

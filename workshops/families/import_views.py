@@ -12,7 +12,6 @@ import uuid
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -184,12 +183,5 @@ def result():
     outcome = session.get("import_result")
     workshop_url = None
     if outcome and outcome.get("workshop_id"):
-        workshop_url = _workshop_url(outcome["workshop_id"])
+        workshop_url = url_for("scheduling.workshop", workshop_id=outcome["workshop_id"])
     return render_template("imports/result.html", outcome=outcome, workshop_url=workshop_url)
-
-
-def _workshop_url(workshop_id: str) -> str | None:
-    # The atelier page belongs to scheduling, which may not be installed yet.
-    if "scheduling.workshop" in current_app.view_functions:
-        return url_for("scheduling.workshop", workshop_id=workshop_id)
-    return None

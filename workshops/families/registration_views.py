@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from werkzeug.routing import BuildError
 
 from workshops.core.errors import NotAllowed, ValidationFailed
 from workshops.core.forms import apply_reasons, choices, parse_uuid
@@ -56,15 +55,8 @@ def _refused(error: ValidationFailed, target: str):
     return redirect(target)
 
 
-def _atelier_url(workshop) -> str | None:
-    try:
-        return url_for("scheduling.workshop", workshop_id=workshop.id)
-    except BuildError:
-        return None
-
-
 def _common(workshop) -> dict:
-    return {"workshop": workshop, "atelier_url": _atelier_url(workshop),
+    return {"workshop": workshop, "atelier_url": url_for("scheduling.workshop", workshop_id=workshop.id),
             "status_labels": forms.STATUS_LABELS, "badges": forms.STATUS_BADGES}
 
 
