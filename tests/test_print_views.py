@@ -118,10 +118,23 @@ def test_each_document_is_an_inline_pdf_without_a_name_in_its_file_name(client, 
     assert len(reader.pages) >= 1
 
 
+def test_the_notebook_route_honours_its_language_format_and_name_options(client, desk):
+    base = f"/familles/{desk.martin}/carnet?atelier={desk.workshop}"
+    french = assert_pdf(client.get(base + "&langue=fr"))
+    assert "Mes comptes sur internet" in french.pages[0].extract_text()
+    assert "Martin" not in french.pages[0].extract_text()
+    a5 = assert_pdf(client.get(base + "&format=a5"))
+    assert {round(float(page.mediabox.width), 1) for page in a5.pages} == {419.5}
+    named = assert_pdf(client.get(base + "&nom=1"))
+    assert "Martin" in named.pages[0].extract_text()
+
+
 def test_the_sheet_lists_the_families_and_takes_blank_rows(client, desk):
     text = " ".join(page.extract_text() for page in assert_pdf(client.get(routes(desk)["sheet"])).pages)
     for name in ("MARTIN", "SMITH", "HADDAD"):
         assert text.upper().count(name) == 1, name
+    # Three families then the three blank rows asked for (?lignes=3), each with its consent box.
+    assert text.count("Privacy notice given") == 3
 
 
 def test_another_structures_atelier_family_or_handover_is_not_found(client, desk):
