@@ -101,6 +101,35 @@ def test_render_all_joins_the_pages_and_reports_progress(app):
     assert "First" in texts[0] and "Second" in texts[2]
 
 
+def test_identical_documents_are_laid_out_once_and_printed_each_time(app, monkeypatch):
+    layouts = []
+    real_html = pdf.HTML
+
+    def counting_html(*args, **kwargs):
+        layouts.append(kwargs["string"])
+        return real_html(*args, **kwargs)
+
+    monkeypatch.setattr(pdf, "HTML", counting_html)
+    first, other = probe(pages=2, title="Carnet"), probe(pages=1, title="Carnet", language="fr")
+    with app.app_context():
+        rendered = pdf.render_all([first, other, first, first])
+    texts = text_of(rendered)
+    assert rendered.pages == 2 + 1 + 2 + 2 and len(texts) == 7
+    assert len(layouts) == 2, "the same HTML was laid out again"
+    assert texts[3:5] == texts[0:2] == texts[5:7]
+    assert "1 / 2" in texts[3] and "2 / 2" in texts[6], "a reused document lost its page numbers"
+
+
+def test_a_shared_layout_store_keeps_only_its_newest_documents(app):
+    layouts = pdf.Layouts(size=2)
+    with app.app_context():
+        for title in ("One", "Two", "Three"):
+            pdf.render_all([probe(title=title)], layouts=layouts)
+        kept = [title for title in ("One", "Two", "Three")
+                if layouts.get(pdf.html_of(probe(title=title))) is not None]
+    assert kept == ["Two", "Three"]
+
+
 def test_render_all_of_nothing_is_empty(app):
     with app.app_context():
         assert pdf.render_all([]).pages == 0

@@ -77,14 +77,15 @@ def render_in_chunks(documents: list[pdf.Document], progress: Callable[[int, int
                      chunk: int = CHUNK) -> pdf.Rendered:
     """Like pdf.render_all, but joins the PDFs of groups of `chunk` documents, so that the
     layout of at most one group is held in memory (a 200-page batch stays well under 300 MB;
-    fonts are embedded once per group)."""
-    total, writer, warnings, pages = len(documents), PdfWriter(), [], 0
+    fonts are embedded once per group). The groups share their layouts: the notebook and guide
+    of every family printed in one language are the same document, laid out once."""
+    total, writer, warnings, pages, layouts = len(documents), PdfWriter(), [], 0, pdf.Layouts()
     for start in range(0, total, chunk):
         def step(done: int, _total: int, start: int = start) -> None:
             if progress is not None:
                 progress(start + done, total)
 
-        part = pdf.render_all(documents[start:start + chunk], progress=step)
+        part = pdf.render_all(documents[start:start + chunk], progress=step, layouts=layouts)
         warnings += part.warnings
         pages += part.pages
         writer.append(PdfReader(io.BytesIO(part.pdf)))

@@ -14,10 +14,13 @@ Rules kept here, for every document:
 - WeasyPrint's warnings (a missing glyph, a failed fetch) are collected: `render` returns
   them with the PDF so tests can require none, and logs their count, never their text.
 - Nothing is written to disk: PDFs are bytes in memory.
+- Documents whose HTML is the same (in a batch, the notebook of every family printed in one
+  language) are laid out once and their pages drawn again: `Layouts`.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import mimetypes
 from collections.abc import Callable, Iterable, Sequence
@@ -119,10 +122,35 @@ _engine: _Engine | None = None
 
 
 def engine() -> _Engine:
+    """The process's engine, made on first use. Once it exists, the objects alive then (the
+    app, its modules, the fonts and stylesheet) are frozen out of the garbage collector: a
+    render makes hundreds of thousands of short-lived layout objects, and each full collection
+    they trigger would otherwise walk all the long-lived ones too (a third more time for one
+    render in four; bench/README.md)."""
     global _engine  # noqa: PLW0603 (one per process, made on first use)
     if _engine is None:
         _engine = _Engine()
+        gc.collect()
+        gc.freeze()
     return _engine
+
+
+class Layouts:
+    """Laid-out documents kept by their HTML, so an identical document is laid out once. At
+    most `size` are kept (the oldest is forgotten first): memory stays bounded when every
+    document differs."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._kept: dict[str, Any] = {}
+
+    def get(self, html: str):
+        return self._kept.get(html)
+
+    def keep(self, html: str, laid_out) -> None:
+        self._kept[html] = laid_out
+        while len(self._kept) > self.size:
+            del self._kept[next(iter(self._kept))]
 
 
 class _WarningsCollector(logging.Handler):
@@ -165,17 +193,24 @@ def render(document: Document) -> Rendered:
     return render_all([document])
 
 
-def render_all(documents: Sequence[Document],
-               progress: Callable[[int, int], None] | None = None) -> Rendered:
-    """Several documents as one PDF: each rendered alone (page numbers restart, memory stays
-    low), their pages joined. `progress(done, total)` is called after each."""
+def render_all(documents: Sequence[Document], progress: Callable[[int, int], None] | None = None,
+               layouts: Layouts | None = None) -> Rendered:
+    """Several documents as one PDF: each laid out alone (page numbers restart), their pages
+    joined. A document whose HTML was already laid out (here or in `layouts`, which a batch
+    shares between its parts) reuses that layout. `progress(done, total)` is called after each."""
     current = engine()
+    layouts = Layouts() if layouts is None else layouts
     rendered, warnings = [], list(current.stylesheet_warnings)
     for done, document in enumerate(documents, start=1):
-        with _collected_warnings() as messages:
-            html = HTML(string=html_of(document), base_url=BASE_URL, url_fetcher=current.fetcher)
-            rendered.append(html.render(stylesheets=[current.stylesheet], font_config=current.fonts))
-        warnings += messages
+        html = html_of(document)
+        laid_out = layouts.get(html)
+        if laid_out is None:
+            with _collected_warnings() as messages:
+                laid_out = HTML(string=html, base_url=BASE_URL, url_fetcher=current.fetcher).render(
+                    stylesheets=[current.stylesheet], font_config=current.fonts)
+            warnings += messages
+            layouts.keep(html, laid_out)
+        rendered.append(laid_out)
         if progress is not None:
             progress(done, len(documents))
     pages = [page for doc in rendered for page in doc.pages]
