@@ -28,6 +28,7 @@ from workshops.printing import views as printing_views
 from workshops.resources import views as resources_views
 from workshops.scheduling import views as scheduling_views
 from workshops.seed import cli as seed_cli
+from workshops.sync import tracking_services  # noqa: F401 (registers the change-tracking listeners)
 
 ROOT = Path(__file__).resolve().parent.parent
 BLUEPRINTS = (core_views.bp, auth_views.bp, resources_views.bp, scheduling_views.bp,

@@ -119,7 +119,10 @@ def get_device_state(session: Session) -> DeviceState:
 
 @event.listens_for(Session, "before_flush")
 def _stamp_synced_changes(session: Session, flush_context, instances) -> None:
-    """Give every new or changed synced row the next HLC stamp of this device."""
+    """Give every new or changed synced row the next HLC stamp of this device; rows written by
+    the sync itself (session.info["sync_applying"]) keep the stamps they arrived with."""
+    if session.info.get("sync_applying"):
+        return
     changed = [obj for obj in session.new if isinstance(obj, SyncMixin)]
     changed += [
         obj for obj in session.dirty

@@ -106,6 +106,8 @@ class Handover(SyncMixin, TimestampMixin, Base):
     """
 
     __tablename__ = "handovers"
+    # Free text may name people: wiped when the family is erased.
+    __personal__ = ("notes",)
 
     equipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("equipment.id"), index=True)
     family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("families.id"), index=True)
@@ -132,6 +134,7 @@ class EquipmentEvent(SyncMixin, TimestampMixin, Base):
     after. Append-only: never edited nor deleted."""
 
     __tablename__ = "equipment_events"
+    __personal__ = ("place", "reason")
 
     equipment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("equipment.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))

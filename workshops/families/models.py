@@ -33,6 +33,8 @@ class Family(SyncMixin, TimestampMixin, Base):
     """
 
     __tablename__ = "families"
+    # Fields holding personal data: wiped when the family is erased (sync carries the purge).
+    __personal__ = ("commune", "notes", "search_key")
     __table_args__ = (Index("ix_families_structure_search", "structure_id", "search_key"),)
 
     structure_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("structures.id"), index=True)
@@ -58,6 +60,7 @@ class Guardian(SyncMixin, TimestampMixin, Base):
     """A parent or guardian. Phone stored E.164; e-mail normalised, never checked by DNS."""
 
     __tablename__ = "guardians"
+    __personal__ = ("first_name", "last_name", "phone", "email")
 
     family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("families.id"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
@@ -75,6 +78,7 @@ class Child(SyncMixin, TimestampMixin, Base):
     """A collégien: first name, collège and level only (no birth date)."""
 
     __tablename__ = "children"
+    __personal__ = ("first_name",)
 
     family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("families.id"), index=True)
     first_name: Mapped[str] = mapped_column(String(100), default="")

@@ -1,0 +1,169 @@
+"""Change tracking, in the same transaction as the change (shared/sync.md; sync-anchors C3, C6).
+
+Two flush listeners, one per role:
+
+- On a laptop, every new or changed synced row adds its changed fields to `SyncPending`, each
+  with the HLC stamp of the change (core/models.py stamps the row just before, in the same
+  flush), and the hub version the row was based on. The outbox freezes them into batches.
+- On the hub, every new or changed synced row gets its next `version`, its `FieldMeta` (which
+  version and which stamp last changed each field) and, after the flush, a `ChangeLog` entry
+  holding the full snapshot, numbered from the `HubState` counter. The counter row is updated
+  by the writing transaction and so stays locked until it commits: seq order is commit order.
+
+Rows the sync itself writes (ingest on the hub, pulls on a laptop) set
+`session.info["sync_applying"]`: a laptop does not track them, and on the hub the ingest has
+already set their version and FieldMeta (it still gets their ChangeLog entries here, tagged
+with `session.info["sync_device_id"]`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy.orm import Session
+
+from workshops.core.models import SyncMixin, utcnow
+from workshops.sync import keys, registry
+from workshops.sync.models import ChangeLog, Conflict, FieldMeta, HubState, SyncPending
+
+APPLYING = "sync_applying"
+DEVICE = "sync_device_id"
+_CHANGED = "sync_changed_rows"
+
+
+def role() -> str:
+    return current_app.config["ROLE"] if has_app_context() else "laptop"
+
+
+def changed_fields(row: SyncMixin, is_new: bool) -> list[str]:
+    """The synced fields of a row that this flush writes (all of them for a new row)."""
+    fields = registry.fields_of(row.__table__.name)
+    if is_new:
+        return list(fields)
+    state = inspect(row)
+    return [field for field in fields if state.attrs[field].history.has_changes()]
+
+
+def _synced_changes(session: Session) -> list[tuple[SyncMixin, bool]]:
+    rows = [(row, True) for row in session.new if isinstance(row, SyncMixin)]
+    rows += [(row, False) for row in session.dirty
+             if isinstance(row, SyncMixin) and session.is_modified(row, include_collections=False)]
+    return rows
+
+
+@event.listens_for(Session, "before_flush")
+def _track(session: Session, flush_context, instances) -> None:
+    rows = _synced_changes(session)
+    if not rows:
+        return
+    if role() == "hub":
+        _version_on_hub(session, rows)
+    elif not session.info.get(APPLYING):
+        _pending_on_laptop(session, rows)
+
+
+# ---------- Laptop ----------
+
+def _pending_on_laptop(session: Session, rows: list[tuple[SyncMixin, bool]]) -> None:
+    for row, is_new in rows:
+        fields = changed_fields(row, is_new)
+        if not fields:
+            continue
+        if row.id is None:
+            row.id = uuid.uuid4()
+        table_name = row.__table__.name
+        pending = None
+        if not is_new:
+            with session.no_autoflush:
+                pending = session.get(SyncPending, (table_name, row.id))
+        if pending is None:
+            pending = SyncPending(table_name=table_name, record_id=row.id, fields={},
+                                  base_version=row.version or 0, first_hlc=row.hlc)
+            session.add(pending)
+        pending.fields = {**pending.fields, **dict.fromkeys(fields, row.hlc)}
+
+
+# ---------- Hub ----------
+
+def _version_on_hub(session: Session, rows: list[tuple[SyncMixin, bool]]) -> None:
+    applying = session.info.get(APPLYING)
+    changed = session.info.setdefault(_CHANGED, {})
+    for row, is_new in rows:
+        if row.id is None:
+            row.id = uuid.uuid4()
+        table_name = row.__table__.name
+        if not applying:
+            fields = changed_fields(row, is_new)
+            if not fields:
+                continue
+            row.version = (row.version or 0) + 1
+            with session.no_autoflush:
+                meta = session.get(FieldMeta, (table_name, row.id))
+            if meta is None:
+                meta = FieldMeta(table_name=table_name, record_id=row.id, meta={})
+                session.add(meta)
+            meta.meta = {**meta.meta, **{field: [row.version, row.hlc] for field in fields}}
+        changed[(table_name, row.id)] = row
+
+
+@event.listens_for(Session, "after_flush")
+def _log_on_hub(session: Session, flush_context) -> None:
+    changed: dict = session.info.pop(_CHANGED, None)
+    if not changed:
+        return
+    rows = sorted(changed.values(), key=lambda row: registry.ORDER[row.__table__.name])
+    connection = session.connection()
+    last = next_seqs(session, len(rows))
+    device_id = session.info.get(DEVICE)
+    entries, purged = [], []
+    for seq, row in enumerate(rows, start=last - len(rows) + 1):
+        table_name = row.__table__.name
+        payload = registry.snapshot(row)
+        entries.append({"seq": seq, "table_name": table_name, "record_id": row.id, "version": row.version,
+                        "hlc": row.hlc, "payload": payload, "device_id": device_id,
+                        "structure_id": registry.partition_of(session, table_name, payload),
+                        "committed_dt": utcnow()})
+        if row.is_purged and registry.personal_fields(table_name):
+            purged.append((table_name, row.id, seq))
+    connection.execute(insert(ChangeLog), entries)
+    for table_name, record_id, seq in purged:
+        wipe_logged_history(session, table_name, record_id, before_seq=seq)
+
+
+def hub_state(session: Session) -> HubState:
+    """The hub's state row, made on first use (with the keys of USB bundles)."""
+    with session.no_autoflush:
+        state = session.get(HubState, 1)
+    if state is None:
+        session.connection().execute(insert(HubState).values(id=1, hub_id=uuid.uuid4(), epoch=uuid.uuid4(),
+                                                             last_seq=0, **keys.new_hub_keys()))
+        state = session.get(HubState, 1)
+    return state
+
+
+def next_seqs(session: Session, count: int) -> int:
+    """Reserve `count` change_log numbers; returns the last one. The counter row stays locked
+    until this transaction ends, so numbers are handed out in commit order."""
+    connection = session.connection()
+    if connection.scalar(select(HubState.id).where(HubState.id == 1)) is None:
+        hub_state(session)
+    connection.execute(update(HubState).where(HubState.id == 1).values(last_seq=HubState.last_seq + count))
+    return connection.scalar(select(HubState.last_seq).where(HubState.id == 1))
+
+
+def wipe_logged_history(session: Session, table_name: str, record_id: uuid.UUID, before_seq: int) -> None:
+    """A purged row's earlier change_log snapshots and its conflicts lose their personal
+    fields, so a laptop pulling from an old cursor never receives them."""
+    personal = registry.personal_fields(table_name)
+    connection = session.connection()
+    found = connection.execute(select(ChangeLog.seq, ChangeLog.payload).where(
+        ChangeLog.table_name == table_name, ChangeLog.record_id == record_id, ChangeLog.seq < before_seq))
+    for seq, payload in found.all():
+        wiped: dict[str, Any] = {**payload, **{f: registry.wiped_value(table_name, f) for f in personal}}
+        connection.execute(update(ChangeLog).where(ChangeLog.seq == seq).values(payload=wiped))
+    connection.execute(update(Conflict).where(
+        Conflict.table_name == table_name, Conflict.record_id == record_id, Conflict.field.in_(personal))
+        .values(kept_value=None, other_value=None))
