@@ -28,12 +28,19 @@ from workshops.printing import views as printing_views
 from workshops.resources import views as resources_views
 from workshops.scheduling import views as scheduling_views
 from workshops.seed import cli as seed_cli
-from workshops.sync import tracking_services  # noqa: F401 (registers the change-tracking listeners)
+from workshops.sync import api as sync_api
+from workshops.sync import cli as sync_cli
+from workshops.sync import (
+    hub_views,
+    tracking_services,  # noqa: F401 (registers the change-tracking listeners)
+)
+from workshops.sync import views as sync_views
 
 ROOT = Path(__file__).resolve().parent.parent
 BLUEPRINTS = (core_views.bp, auth_views.bp, resources_views.bp, scheduling_views.bp,
               families_views.bp, import_views.bp, registration_views.bp, equipment_views.bp,
-              equipment_import_views.bp, handover_views.bp, printing_views.bp)
+              equipment_import_views.bp, handover_views.bp, printing_views.bp, sync_views.bp,
+              hub_views.bp, sync_api.bp)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -73,5 +80,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(families_cli.families)
     app.cli.add_command(equipment_cli.equipment)
     app.cli.add_command(seed_cli.seed)
+    app.cli.add_command(sync_cli.sync)
     printing_cli.init_app(app)
     return app
