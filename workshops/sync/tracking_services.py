@@ -167,3 +167,9 @@ def wipe_logged_history(session: Session, table_name: str, record_id: uuid.UUID,
     connection.execute(update(Conflict).where(
         Conflict.table_name == table_name, Conflict.record_id == record_id, Conflict.field.in_(personal))
         .values(kept_value=None, other_value=None))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_on_rollback(session: Session, previous_transaction) -> None:
+    """Rows of a flush that failed are not logged by the next one."""
+    session.info.pop(_CHANGED, None)
