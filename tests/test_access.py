@@ -13,8 +13,9 @@ from flask import request
 from flask_migrate import stamp
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token_of, get_paths
+from tests.conftest import PASSWORD, csrf_token_of, get_paths
 from workshops import create_app
+from workshops.auth import services as auth_services
 from workshops.auth.models import Structure
 from workshops.core.security import is_public_endpoint
 from workshops.extensions import db as _db
@@ -23,6 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Every endpoint reachable without a login. Adding one is a decision: add it here.
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.setup", "core.language"}
+# The hub's sync API: laptops authenticate with their device token (or a pairing code), not a login.
+HUB_PUBLIC_ENDPOINTS = PUBLIC_ENDPOINTS | {"sync_api.enrol", "sync_api.hello", "sync_api.push",
+                                          "sync_api.pull", "sync_api.roll"}
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
@@ -45,6 +49,41 @@ def test_public_endpoints_are_exactly_the_decided_ones(app):
     public = {rule.endpoint for rule in app.url_map.iter_rules()
               if is_public_endpoint(app, rule.endpoint)}
     assert public == PUBLIC_ENDPOINTS
+
+
+@pytest.fixture
+def hub_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKSHOPS_INSTANCE_PATH", str(tmp_path / "hub-instance"))
+    app = create_app({"TESTING": True, "ROLE": "hub", "SECRET_KEY": "a-hub-secret-key-long-enough-0123456789",
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'hub.sqlite'}", "WTF_CSRF_ENABLED": False})
+    with app.app_context():
+        _db.create_all()
+        stamp()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+def test_the_hub_adds_only_its_sync_api_to_the_public_endpoints(hub_app):
+    public = {rule.endpoint for rule in hub_app.url_map.iter_rules()
+              if is_public_endpoint(hub_app, rule.endpoint)}
+    assert public == HUB_PUBLIC_ENDPOINTS
+
+
+def test_every_hub_page_sends_anonymous_visitors_to_login(hub_app):
+    with hub_app.app_context():
+        auth_services.create_user(_db.session, auth_services.NewUser(
+            username="admin", display_name="Admin", password=PASSWORD, role="admin"))
+        _db.session.commit()
+    client, checked = hub_app.test_client(), 0
+    for rule, path in _concrete_paths(hub_app):
+        if rule.endpoint in HUB_PUBLIC_ENDPOINTS:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(path, method=method)
+            assert response.status_code == 302 and "/login" in response.headers["Location"], (method, path)
+            checked += 1
+    assert checked >= 10 and any(rule.endpoint.startswith("hub.") for rule in hub_app.url_map.iter_rules())
 
 
 def test_every_other_route_sends_anonymous_visitors_to_login(app, client, create_user):

@@ -39,8 +39,9 @@ from workshops.sync import views as sync_views
 ROOT = Path(__file__).resolve().parent.parent
 BLUEPRINTS = (core_views.bp, auth_views.bp, resources_views.bp, scheduling_views.bp,
               families_views.bp, import_views.bp, registration_views.bp, equipment_views.bp,
-              equipment_import_views.bp, handover_views.bp, printing_views.bp, sync_views.bp,
-              hub_views.bp, sync_api.bp)
+              equipment_import_views.bp, handover_views.bp, printing_views.bp)
+# Pages only one role has: the laptop's sync page; the hub's devices, conflicts and sync API.
+ROLE_BLUEPRINTS = {"laptop": (sync_views.bp,), "hub": (hub_views.bp, sync_api.bp)}
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -71,7 +72,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app, load_user=auth_views.load_user)
     errors.init_app(app)
     core_views.init_app(app)
-    for blueprint in BLUEPRINTS:
+    for blueprint in BLUEPRINTS + ROLE_BLUEPRINTS[app.config["ROLE"]]:
         app.register_blueprint(blueprint)
 
     i18n.init_app(app)

@@ -15,6 +15,7 @@ from workshops.resources.services import ResourceData, save_resource
 from workshops.scheduling import queries as venue_queries
 from workshops.scheduling.models import Venue
 from workshops.scheduling.services import VenueData, save_venue
+from workshops.sync import tracking_services
 
 # SIREN numbers of the 7 EPCI (répertoire SIRENE / BANATIC).
 GRAND_POITIERS = "200069854"
@@ -161,7 +162,15 @@ def load_reference(db: Session) -> list[tuple[str, int, int]]:
     resources already there are left as they are, so edits made in the app
     survive a second run. Flushes, never commits. Returns (label, rows, new
     rows) per table. Raises ValidationFailed if a row of this file breaks a rule.
+
+    On a laptop these rows are not changes to send to the hub: the hub loads the same rows
+    (same derived ids) and laptops receive its copy.
     """
+    with tracking_services.not_tracked(db):
+        return _load_reference(db)
+
+
+def _load_reference(db: Session) -> list[tuple[str, int, int]]:
     before = count_rows(db)
     epcis = {siren: save_epci(db, siren, name, communes) for siren, name, communes in EPCIS}
     structures = {name: ensure_structure(db, StructureData(

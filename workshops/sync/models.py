@@ -229,8 +229,8 @@ class Conflict(Base):
     table_name: Mapped[str] = mapped_column(String(64), nullable=False)
     record_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
     field: Mapped[str] = mapped_column(String(64), nullable=False)
-    kept_value: Mapped[Any] = mapped_column(JSON)
-    other_value: Mapped[Any] = mapped_column(JSON)
+    kept_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    other_value: Mapped[Any] = mapped_column(JSON, nullable=True)
     kept_hlc: Mapped[str] = mapped_column(String(64), nullable=False)
     other_hlc: Mapped[str] = mapped_column(String(64), nullable=False)
     device_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
@@ -238,6 +238,8 @@ class Conflict(Base):
     created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     resolved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     resolved_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The manager's choice: "kept" (the record's value stays) or "other" (the value set aside).
+    resolution: Mapped[str | None] = mapped_column(String(16))
 
 
 class HubState(Base):

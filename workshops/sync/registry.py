@@ -18,7 +18,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Uuid, select
+from sqlalchemy import Date, Uuid
 from sqlalchemy.orm import Session
 
 from workshops.auth.models import Epci, Structure, User
@@ -40,6 +40,8 @@ SCHEMA_VERSION = 1
 MIN_SCHEMA_VERSION = SCHEMA_VERSION - 2
 # Columns every synced table has that never travel as fields.
 LOCAL_COLUMNS = frozenset({"id", "created_dt", "updated_dt", "version", "hlc"})
+# Columns of one table that stay on the device: when an account last logged in here.
+LOCAL_COLUMNS_OF = {"users": frozenset({"last_login_dt"})}
 
 _MODELS = (Epci, Structure, User, Resource, ResourceDescription, Venue, Workshop, WorkshopAnimator,
            WorkshopResource, Family, Guardian, Child, Registration, AnonymousHeadcount, FamilyResource,
@@ -64,7 +66,8 @@ def fields_of(table_name: str) -> tuple[str, ...]:
 
 
 _FIELDS: dict[str, tuple[str, ...]] = {
-    name: tuple(column.key for column in model.__table__.columns if column.key not in LOCAL_COLUMNS)
+    name: tuple(column.key for column in model.__table__.columns
+                if column.key not in LOCAL_COLUMNS | LOCAL_COLUMNS_OF.get(name, frozenset()))
     for name, model in MODELS.items()
 }
 
@@ -128,10 +131,20 @@ _THROUGH_PARENT = {
 }
 
 
+def structure_column(table_name: str) -> str | None:
+    """The column holding the structure of a table's rows, when the table has one."""
+    return _OWN_STRUCTURE.get(table_name)
+
+
+def parent_of(table_name: str) -> tuple[str, str] | None:
+    """(parent table, foreign key) for a table whose rows follow their parent's structure."""
+    return _THROUGH_PARENT.get(table_name)
+
+
 def partition_of(session: Session, table_name: str, fields: dict[str, Any]) -> uuid.UUID | None:
     """The structure whose laptops receive this row (JSON or Python field values), or None for
     reference data every laptop receives (EPCI, structures, venues, resources, users of no
-    structure)."""
+    structure). A parent already in the session is read from it, without a query."""
     if table_name in _OWN_STRUCTURE:
         value = fields.get(_OWN_STRUCTURE[table_name])
         return uuid.UUID(str(value)) if value is not None else None
@@ -142,7 +155,8 @@ def partition_of(session: Session, table_name: str, fields: dict[str, Any]) -> u
             return None
         parent = MODELS[parent_table]
         with session.no_autoflush:
-            return session.scalar(select(parent.structure_id).where(parent.id == uuid.UUID(str(parent_id))))
+            found = session.get(parent, uuid.UUID(str(parent_id)))
+        return found.structure_id if found is not None else None
     return None
 
 

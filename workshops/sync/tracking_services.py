@@ -19,18 +19,20 @@ with `session.info["sync_device_id"]`).
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from workshops.core.models import SyncMixin, utcnow
+from workshops.core.models import BulkWriteRefused, SyncMixin, utcnow
 from workshops.sync import keys, registry
 from workshops.sync.models import ChangeLog, Conflict, FieldMeta, HubState, SyncPending
 
 APPLYING = "sync_applying"
 DEVICE = "sync_device_id"
+NOT_TRACKED = "sync_not_tracked"
 _CHANGED = "sync_changed_rows"
 
 
@@ -56,13 +58,31 @@ def _synced_changes(session: Session) -> list[tuple[SyncMixin, bool]]:
 
 @event.listens_for(Session, "before_flush")
 def _track(session: Session, flush_context, instances) -> None:
+    deleted = [row for row in session.deleted if isinstance(row, SyncMixin)]
+    if deleted:
+        raise BulkWriteRefused(f"a {deleted[0].__table__.name} row was deleted outright: synced rows are "
+                               "tombstoned (deleted_dt), so laptops and the hub learn of the deletion")
     rows = _synced_changes(session)
     if not rows:
         return
     if role() == "hub":
         _version_on_hub(session, rows)
-    elif not session.info.get(APPLYING):
+    elif not session.info.get(APPLYING) and not session.info.get(NOT_TRACKED):
         _pending_on_laptop(session, rows)
+
+
+@contextmanager
+def not_tracked(session: Session):
+    """On a laptop, writes inside this block are not changes to send (the reference data every
+    laptop and the hub load alike: the hub's copy is the one that counts). Flushes before
+    leaving. On the hub it changes nothing: every change there is logged."""
+    previous = session.info.get(NOT_TRACKED)
+    session.info[NOT_TRACKED] = True
+    try:
+        yield
+        session.flush()
+    finally:
+        session.info[NOT_TRACKED] = previous
 
 
 # ---------- Laptop ----------
@@ -90,6 +110,10 @@ def _pending_on_laptop(session: Session, rows: list[tuple[SyncMixin, bool]]) -> 
 
 def _version_on_hub(session: Session, rows: list[tuple[SyncMixin, bool]]) -> None:
     applying = session.info.get(APPLYING)
+    if not applying:
+        # An ingest locks the counter before the rows it changes; a hub edit does the same, so
+        # the two queue instead of deadlocking (PostgreSQL).
+        lock_counter(session)
     changed = session.info.setdefault(_CHANGED, {})
     for row, is_new in rows:
         if row.id is None:
@@ -114,23 +138,29 @@ def _log_on_hub(session: Session, flush_context) -> None:
     changed: dict = session.info.pop(_CHANGED, None)
     if not changed:
         return
-    rows = sorted(changed.values(), key=lambda row: registry.ORDER[row.__table__.name])
-    connection = session.connection()
-    last = next_seqs(session, len(rows))
-    device_id = session.info.get(DEVICE)
-    entries, purged = [], []
-    for seq, row in enumerate(rows, start=last - len(rows) + 1):
+    entries = []
+    for row in changed.values():
         table_name = row.__table__.name
         payload = registry.snapshot(row)
-        entries.append({"seq": seq, "table_name": table_name, "record_id": row.id, "version": row.version,
-                        "hlc": row.hlc, "payload": payload, "device_id": device_id,
-                        "structure_id": registry.partition_of(session, table_name, payload),
-                        "committed_dt": utcnow()})
-        if row.is_purged and registry.personal_fields(table_name):
-            purged.append((table_name, row.id, seq))
-    connection.execute(insert(ChangeLog), entries)
-    for table_name, record_id, seq in purged:
-        wipe_logged_history(session, table_name, record_id, before_seq=seq)
+        entries.append({"table_name": table_name, "record_id": row.id, "version": row.version,
+                        "hlc": row.hlc, "payload": payload,
+                        "structure_id": registry.partition_of(session, table_name, payload)})
+    write_log(session, entries)
+
+
+def write_log(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Number and write ChangeLog entries ({table_name, record_id, version, hlc, payload,
+    structure_id}), parents first, tagged with the device whose batch is applied, if any. A
+    purged row's earlier snapshots are wiped."""
+    entries = sorted(entries, key=lambda entry: registry.ORDER[entry["table_name"]])
+    last = next_seqs(session, len(entries))
+    device_id, now = session.info.get(DEVICE), utcnow()
+    for seq, entry in enumerate(entries, start=last - len(entries) + 1):
+        entry.update(seq=seq, device_id=device_id, committed_dt=now)
+    session.connection().execute(insert(ChangeLog), entries)
+    for entry in entries:
+        if entry["payload"].get("is_purged") and registry.personal_fields(entry["table_name"]):
+            wipe_logged_history(session, entry["table_name"], entry["record_id"], before_seq=entry["seq"])
 
 
 def hub_state(session: Session) -> HubState:
@@ -142,6 +172,13 @@ def hub_state(session: Session) -> HubState:
                                                              last_seq=0, **keys.new_hub_keys()))
         state = session.get(HubState, 1)
     return state
+
+
+def lock_counter(session: Session) -> None:
+    """Lock the change_log counter row (made if missing) until this transaction ends."""
+    connection = session.connection()
+    if connection.scalar(select(HubState.id).where(HubState.id == 1).with_for_update()) is None:
+        hub_state(session)
 
 
 def next_seqs(session: Session, count: int) -> int:

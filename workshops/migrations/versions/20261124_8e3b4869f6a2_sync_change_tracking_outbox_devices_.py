@@ -114,8 +114,8 @@ def upgrade():
     sa.Column('table_name', sa.String(length=64), nullable=False),
     sa.Column('record_id', sa.Uuid(), nullable=False),
     sa.Column('field', sa.String(length=64), nullable=False),
-    sa.Column('kept_value', sa.JSON(), nullable=False),
-    sa.Column('other_value', sa.JSON(), nullable=False),
+    sa.Column('kept_value', sa.JSON(), nullable=True),
+    sa.Column('other_value', sa.JSON(), nullable=True),
     sa.Column('kept_hlc', sa.String(length=64), nullable=False),
     sa.Column('other_hlc', sa.String(length=64), nullable=False),
     sa.Column('device_id', sa.Uuid(), nullable=True),
@@ -123,6 +123,7 @@ def upgrade():
     sa.Column('created_dt', workshops.core.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('resolved_by_id', sa.Uuid(), nullable=True),
     sa.Column('resolved_dt', workshops.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolution', sa.String(length=16), nullable=True),
     sa.ForeignKeyConstraint(['resolved_by_id'], ['users.id'], name=op.f('fk_sync_conflicts_resolved_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_conflicts')),
     sa.UniqueConstraint('table_name', 'record_id', 'field', 'other_hlc', name='uq_sync_conflicts_change')

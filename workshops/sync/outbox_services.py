@@ -1,0 +1,184 @@
+"""The laptop's outbox: pending changes frozen into numbered push batches (sync-anchors C3, C5).
+
+`freeze_batch` turns `SyncPending` rows into one `OutboxBatch` whose body is the exact JSON
+text sent to the hub (canonical form, see `canonical`), with its SHA-256. Once frozen, a
+batch's bytes never change: an edit made afterwards is tracked again by the flush listener and
+goes into a new batch. A batch is delivered only when the hub's answer says so
+(`record_answer`): then its body is emptied (no personal data kept longer than needed) and
+every change the hub refused for good becomes a `RejectedChange` a person can see.
+Nothing here commits: the caller (sync/client.py, the USB bundle) does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from workshops.core import clock
+from workshops.core.models import get_device_state, utcnow
+from workshops.sync import registry
+from workshops.sync.device_services import sync_state
+from workshops.sync.models import OutboxBatch, RejectedChange, SyncPending
+
+logger = logging.getLogger(__name__)
+
+# Bounds of one batch: the hub applies a batch in one transaction.
+MAX_CHANGES = 1000
+MAX_BYTES = 2 << 20
+# SQLite's bound on variables per statement is 32766; stay far below.
+IN_CHUNK = 500
+
+
+def canonical(body: dict) -> str:
+    """The one text form of a batch body: what is stored, sent and hashed."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def rows_by_id(db: Session, table_name: str, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The rows of a synced table with these ids, one IN query per chunk."""
+    model = registry.model_of(table_name)
+    found: dict[uuid.UUID, Any] = {}
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start:start + IN_CHUNK]
+        found.update((row.id, row) for row in db.scalars(select(model).where(model.id.in_(chunk))))
+    return found
+
+
+def _pending_in_order(db: Session) -> list[SyncPending]:
+    """The oldest MAX_CHANGES pending rows, parents' tables first."""
+    order = case(registry.ORDER, value=SyncPending.table_name, else_=len(registry.ORDER))
+    query = select(SyncPending).order_by(order, SyncPending.record_id).limit(MAX_CHANGES)
+    with db.no_autoflush:
+        return list(db.scalars(query))
+
+
+def _change(pending: SyncPending, row: Any) -> dict:
+    table_name = pending.table_name
+    known = set(registry.fields_of(table_name))
+    fields = [field for field in pending.fields if field in known]
+    return {"table": table_name, "id": str(pending.record_id), "base_version": pending.base_version,
+            "fields": {field: registry.to_json(table_name, field, getattr(row, field)) for field in fields},
+            "hlc": {field: pending.fields[field] for field in fields}}
+
+
+def freeze_batch(db: Session) -> OutboxBatch | None:
+    """Freeze pending changes (at most MAX_CHANGES, about MAX_BYTES) into the next batch, or
+    None when nothing is pending or the laptop is not connected to a hub. Call again until
+    it returns None to freeze everything."""
+    state = sync_state(db)
+    if state.device_id is None:
+        return None
+    db.flush()
+    pending = _pending_in_order(db)
+    if not pending:
+        return None
+    by_table: dict[str, list[uuid.UUID]] = {}
+    for item in pending:
+        by_table.setdefault(item.table_name, []).append(item.record_id)
+    rows = {table_name: rows_by_id(db, table_name, ids) for table_name, ids in by_table.items()
+            if table_name in registry.MODELS}
+    changes: list[dict] = []
+    frozen: list[SyncPending] = []
+    vanished = 0
+    size = 0
+    for item in pending:
+        row = rows.get(item.table_name, {}).get(item.record_id)
+        if row is None:
+            # A row removed from the database (not tombstoned): there is nothing left to send.
+            vanished += 1
+            frozen.append(item)
+            continue
+        change = _change(item, row)
+        change_size = len(canonical(change).encode("utf-8"))
+        if changes and size + change_size > MAX_BYTES:
+            break
+        changes.append(change)
+        frozen.append(item)
+        size += change_size
+    if vanished:
+        logger.warning("sync outbox: %d pending changes of rows no longer present", vanished)
+    for item in frozen:
+        db.delete(item)
+    if not changes:
+        db.flush()
+        return freeze_batch(db)
+    batch = _store(db, state.device_id, changes)
+    db.flush()
+    return batch
+
+
+def _store(db: Session, device_id: uuid.UUID, changes: list[dict]) -> OutboxBatch:
+    last_seq = db.scalar(select(func.max(OutboxBatch.batch_seq))) or 0
+    device = get_device_state(db)
+    stamp = clock.tick(device.last_stamp(), device.device_id.hex)
+    device.hlc_physical, device.hlc_counter = stamp.physical, stamp.counter
+    batch_id = uuid.uuid4()
+    body = {"protocol": registry.PROTOCOL, "schema_version": registry.SCHEMA_VERSION,
+            "device_id": str(device_id), "batch_seq": last_seq + 1, "batch_id": str(batch_id),
+            "created_hlc": stamp.encode(), "changes": changes}
+    text = canonical(body)
+    batch = OutboxBatch(batch_seq=last_seq + 1, batch_id=batch_id, sha256=digest(text), body=text,
+                        changes=len(changes), status="pending", created_dt=utcnow())
+    db.add(batch)
+    return batch
+
+
+def unacked(db: Session) -> list[OutboxBatch]:
+    """Batches the hub has not acknowledged yet, oldest first."""
+    return list(db.scalars(select(OutboxBatch).where(OutboxBatch.status != "acked")
+                           .order_by(OutboxBatch.batch_seq)))
+
+
+def pending_count(db: Session) -> int:
+    """Changed rows not yet frozen into a batch."""
+    return db.scalar(select(func.count()).select_from(SyncPending)) or 0
+
+
+def _rebase(db: Session, change: dict | None, version: object) -> None:
+    """Edits made after this change was frozen were based on the same hub version. When the hub
+    fast-forwarded the change (outcome "applied"), its new version holds nothing this laptop
+    has not seen: those edits are based on it now (no conflict with the laptop's own change)."""
+    if change is None or not isinstance(version, int):
+        return
+    with db.no_autoflush:
+        pending = db.get(SyncPending, (change["table"], uuid.UUID(change["id"])))
+    if pending is None or pending.base_version != change["base_version"]:
+        return
+    if version > pending.base_version:
+        pending.base_version = version
+
+
+def record_answer(db: Session, batch: OutboxBatch, answer: dict) -> None:
+    """The hub applied (or had already applied) this batch: mark it acknowledged, forget its
+    body, keep the counts, and keep every change refused for good as a RejectedChange."""
+    if batch.status == "acked":
+        return
+    changes: dict[tuple[str, str], dict] = {}
+    if batch.body:
+        for change in json.loads(batch.body)["changes"]:
+            changes[(change["table"], change["id"])] = change
+    for result in answer.get("results") or []:
+        if result.get("outcome") == "applied":
+            _rebase(db, changes.get((result.get("table"), result.get("id"))), result.get("version"))
+        if result.get("outcome") != "rejected":
+            continue
+        change = changes.get((result.get("table"), result.get("id")), {})
+        db.add(RejectedChange(batch_seq=batch.batch_seq, table_name=str(result.get("table"))[:64],
+                              record_id=uuid.UUID(str(result.get("id"))),
+                              reason=str(result.get("reason") or "rejected")[:64],
+                              fields=change.get("fields", {}), created_dt=utcnow()))
+    batch.status = "acked"
+    batch.acked_dt = utcnow()
+    batch.body = None
+    batch.result = dict(answer.get("counts") or {})
+    db.flush()
