@@ -469,7 +469,7 @@ def test_a_username_taken_by_an_edit_is_rejected_and_the_other_edits_kept(hub):
 
     def user(username: str) -> dict:
         return {"username": username, "display_name": username.title(), "password_hash": "x",
-                "structure_id": str(dev.structure_id)}
+                "role": "conseiller", "structure_id": str(dev.structure_id)}
 
     push(hub, dev, batch(dev, 1, [change("users", alice, user("alice"), dev.stamp(T0)),
                                   change("users", bob, user("bob"), dev.stamp(T0))]))

@@ -9,6 +9,8 @@ cut at any point restarts at the last committed page and applying a page again c
   keeps its `version` (the base of those edits) so the hub sees the overlap at the next push.
 - A purge always wins: the wiped values are applied and the row's pending edits are dropped.
 - Tables and fields this version does not know go to `SyncExtra`, never sent back.
+- A hub record refused here by a unique value (an asset tag or a name also used by a record made
+  on this laptop) is kept in view as a RejectedChange; the rest of the page is applied.
 - The device clock merges the highest stamp received, so a later local edit sorts after it.
 
 The writes are flagged `sync_applying`: not tracked as local edits, and their stamps kept.
@@ -20,13 +22,14 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workshops.core import clock
-from workshops.core.models import get_device_state
+from workshops.core.models import get_device_state, utcnow
 from workshops.sync import registry
 from workshops.sync.device_services import sync_state
-from workshops.sync.models import SyncExtra, SyncPending
+from workshops.sync.models import RejectedChange, SyncExtra, SyncPending
 from workshops.sync.outbox_services import IN_CHUNK, rows_by_id
 from workshops.sync.tracking_services import APPLYING
 
@@ -38,11 +41,16 @@ def apply_page(db: Session, page: dict) -> int:
     previous = db.info.get(APPLYING)
     db.info[APPLYING] = True
     try:
+        if db.connection().dialect.name == "sqlite":
+            db.execute(text("PRAGMA defer_foreign_keys = ON"))
+        changes = page.get("changes") or []
+        try:
+            with db.begin_nested(), db.no_autoflush:
+                _apply_changes(db, changes)
+                db.flush()
+        except IntegrityError:
+            _apply_one_by_one(db, changes)
         with db.no_autoflush:
-            if db.connection().dialect.name == "sqlite":
-                db.execute(text("PRAGMA defer_foreign_keys = ON"))
-            changes = page.get("changes") or []
-            _apply_changes(db, changes)
             _receive_stamps(db, changes)
             state = sync_state(db)
             state.pull_cursor = int(page["next_since"])
@@ -79,6 +87,21 @@ def _apply_changes(db: Session, changes: list[dict]) -> None:
         _apply_row(db, table_name, row, change, pending[table_name])
 
 
+def _apply_one_by_one(db: Session, changes: list[dict]) -> None:
+    """A page a unique value refused (the hub has a record with the same asset tag or name as one
+    made here and refused by the hub): apply the rest, and keep each refused hub record in view
+    as a RejectedChange ("local_duplicate") instead of stopping every later pull."""
+    for change in changes:
+        try:
+            with db.begin_nested(), db.no_autoflush:
+                _apply_changes(db, [change])
+                db.flush()
+        except IntegrityError:
+            db.add(RejectedChange(batch_seq=0, table_name=change["table"],
+                                  record_id=uuid.UUID(str(change["id"])), reason="local_duplicate",
+                                  fields=dict(change.get("fields") or {})))
+
+
 def _pending_by_id(db: Session, table_name: str, ids: list[uuid.UUID]) -> dict[uuid.UUID, SyncPending]:
     found: dict[uuid.UUID, SyncPending] = {}
     for start in range(0, len(ids), IN_CHUNK):
@@ -92,6 +115,9 @@ def _pending_by_id(db: Session, table_name: str, ids: list[uuid.UUID]) -> dict[u
 def _apply_row(db: Session, table_name: str, row: Any, change: dict,
                pending: dict[uuid.UUID, SyncPending]) -> None:
     fields: dict[str, Any] = dict(change.get("fields") or {})
+    if fields.get(registry.MOVED_AWAY):
+        _moved_away(db, table_name, row, pending)
+        return
     known = registry.fields_of(table_name)
     local = pending.get(row.id)
     dirty: set[str] = set()
@@ -118,6 +144,21 @@ def _apply_row(db: Session, table_name: str, row: Any, change: dict,
     unknown = {field: value for field, value in fields.items() if field not in known}
     if unknown:
         _keep_extra(db, table_name, row.id, unknown)
+
+
+def _moved_away(db: Session, table_name: str, row: Any, pending: dict[uuid.UUID, SyncPending]) -> None:
+    """The row now belongs to another structure: this laptop keeps only a tombstone without its
+    personal data (rows pointing at it stay valid), and forgets its unsent edits of it. If it
+    comes back, its next snapshot restores it."""
+    if row in db.new:
+        db.expunge(row)  # never held here: nothing to keep
+        return
+    local = pending.pop(row.id, None)
+    if local is not None:
+        db.delete(local)
+    for field in registry.personal_fields(table_name):
+        setattr(row, field, registry.wiped_value(table_name, field))
+    row.deleted_dt = row.deleted_dt or utcnow()
 
 
 def _keep_extra(db: Session, table_name: str, record_id: uuid.UUID, fields: dict) -> None:

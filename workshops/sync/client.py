@@ -164,6 +164,12 @@ def _hello(db: Session, transport: Transport, result: SyncResult) -> None:
     if isinstance(hub_last, int) and hub_last > last_local:
         # The hub holds batches this database never made: a restored or copied laptop.
         raise SyncStopped("device_rewound")
+    if isinstance(hub_last, int) and hub_last < payload["acked_seq"]:
+        # The hub was restored from a backup older than batches it had acknowledged: their
+        # changes are sent again before anything is pulled over them.
+        _write(db)
+        outbox_services.resend_from(db, hub_last + 1)
+        db.commit()
 
 
 def app_version() -> str:
@@ -208,7 +214,6 @@ def _push(db: Session, transport: Transport, progress: Progress | None, result: 
         batch = db.get(OutboxBatch, seq)
         waiting = batch is not None and batch.status != "acked" and batch.body
         body = json.loads(batch.body) if waiting else None
-        device_id = str(sync_state(db).device_id)
         db.commit()
         if body is None:
             position += 1
@@ -233,22 +238,15 @@ def _push(db: Session, transport: Transport, progress: Progress | None, result: 
             if expected in seqs[:position]:
                 position = seqs.index(expected)
             elif expected < seq:
-                _fill(transport, device_id, expected)
+                # The hub was restored and lost batches it had acknowledged: send their changes again.
+                _write(db)
+                outbox_services.resend_from(db, expected)
+                db.commit()
+                _freeze_all(db)
+                seqs, position = _unacked_seqs(db), 0
             else:
                 raise SyncStopped("gap")
             continue
-        raise _answer_error(status, answer)
-
-
-def _fill(transport: Transport, device_id: str, seq: int) -> None:
-    """The hub lost a batch it had acknowledged (restored from a backup): its changes are
-    already on both sides' past, so send an empty batch in its place. Its id and bytes derive
-    from the seq, so sending it again is a duplicate, not a rewind."""
-    batch_id = uuid.uuid5(uuid.UUID(device_id), f"filler:{seq}")
-    body = {"protocol": registry.PROTOCOL, "schema_version": registry.SCHEMA_VERSION, "device_id": device_id,
-            "batch_seq": seq, "batch_id": str(batch_id), "created_hlc": "", "changes": []}
-    status, answer = transport.post("/api/sync/push", body)
-    if status != 200:
         raise _answer_error(status, answer)
 
 

@@ -33,6 +33,8 @@ CODE_LENGTH = 8
 
 
 REVOKED = _l("This laptop was revoked: create a new device on the hub.")
+ALREADY_CONNECTED = _l("This laptop is already connected. To reinstall it, revoke it and create a new "
+                       "device.")
 BAD_CODE = _l("This pairing code is unknown, used or expired: ask the hub's administrator for a new one.")
 
 
@@ -66,9 +68,13 @@ def create_device(db: Session, name: str, structure_id: uuid.UUID, actor: User |
 
 
 def new_pairing_code(db: Session, device: Device, now: datetime | None = None) -> str:
-    """A fresh one-time code for a device not revoked; earlier unused codes stop working."""
+    """A fresh one-time code for a device not yet connected; earlier unused codes stop working.
+    A connected laptop that is reinstalled gets a NEW device: its batch numbers start again, and
+    device ids are never reused."""
     if device.revoked_dt is not None:
         raise ValidationFailed([(None, str(REVOKED))])
+    if device.enrolled_dt is not None:
+        raise ValidationFailed([(None, str(ALREADY_CONNECTED))])
     now = now or utcnow()
     for old in db.scalars(select(PairingCode).where(PairingCode.device_id == device.id,
                                                     PairingCode.used_dt.is_(None))):

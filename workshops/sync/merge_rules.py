@@ -112,10 +112,23 @@ def decide_field(hub: HubRow, name: str, value: Any, hlc: str, base_version: int
     if meta_version <= base_version:
         return True, None
     if writer_of(meta_hlc) == device:
-        return hlc > meta_hlc, None
+        # The device's own later batch wins; `>=` because two batches of a device whose clock
+        # runs fast are clamped to the same stamp when ingested together (a USB bundle).
+        return hlc >= meta_hlc, None
     if hlc > meta_hlc:
         return True, ConflictNote(name, value, current, hlc, meta_hlc)
     return False, ConflictNote(name, current, value, meta_hlc, hlc)
+
+
+def account_allowed(hub_values: dict[str, Any] | None, values: dict[str, Any], structure_id) -> bool:
+    """A laptop may create or edit only conseiller accounts of its own structure: never an
+    administrator's or manager's, never one of another structure (the hub's own accounts stay
+    the hub's)."""
+    merged = {**(hub_values or {}), **values}
+    if hub_values is not None and (hub_values.get("role") != "conseiller"
+                                   or hub_values.get("structure_id") != structure_id):
+        return False
+    return merged.get("role") == "conseiller" and merged.get("structure_id") == structure_id
 
 
 def decide(table: str, hub: HubRow, base_version: int, fields: dict[str, Any], hlcs: dict[str, str],

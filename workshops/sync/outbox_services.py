@@ -180,5 +180,39 @@ def record_answer(db: Session, batch: OutboxBatch, answer: dict) -> None:
     batch.status = "acked"
     batch.acked_dt = utcnow()
     batch.body = None
-    batch.result = dict(answer.get("counts") or {})
+    # The counts, and which fields of which rows the batch carried (no values): if the hub is
+    # restored from a backup older than this batch, they are sent again (resend_from).
+    batch.result = {**dict(answer.get("counts") or {}),
+                    "keys": [[table, record_id, sorted(change.get("fields") or {})]
+                             for (table, record_id), change in changes.items()]}
     db.flush()
+
+
+def resend_from(db: Session, seq: int) -> int:
+    """The hub expects batch `seq` again: it was restored from a backup and lost this laptop's
+    batches from `seq` on, acknowledged or not. Their changes become pending again, read from the
+    rows as they are now (nothing the laptop did is lost), and the batches are dropped so new
+    ones are numbered from `seq`. Returns how many rows are pending again."""
+    keys: dict[tuple[str, uuid.UUID], set[str]] = {}
+    for batch in db.scalars(select(OutboxBatch).where(OutboxBatch.batch_seq >= seq)):
+        if batch.body:
+            carried = [[change["table"], change["id"], list(change["fields"])]
+                       for change in json.loads(batch.body)["changes"]]
+        else:
+            carried = (batch.result or {}).get("keys") or []
+        for table, record_id, fields in carried:
+            if table in registry.MODELS:
+                keys.setdefault((table, uuid.UUID(str(record_id))), set()).update(fields)
+        db.delete(batch)
+    for (table, record_id), fields in keys.items():
+        row = db.get(registry.model_of(table), record_id)
+        if row is None:
+            continue
+        pending = db.get(SyncPending, (table, record_id))
+        if pending is None:
+            pending = SyncPending(table_name=table, record_id=record_id, fields={},
+                                  base_version=row.version or 0, first_hlc=row.hlc)
+            db.add(pending)
+        pending.fields = {**dict.fromkeys(fields, row.hlc), **pending.fields}
+    db.flush()
+    return len(keys)

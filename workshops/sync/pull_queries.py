@@ -5,6 +5,10 @@ NULL, and its own structure's rows) with seq > since, in seq order, at most `lim
 and about `max_bytes` of JSON (always at least one entry). The counter row of HubState stays
 locked by a writing transaction until it commits, so a seq visible here means every lower seq
 is committed too: paging by `since` never skips an entry. Read only.
+
+Accounts of no structure (the hub's managers and administrators) reach every laptop, so rows
+pointing at them stay valid there, but without their password hash: they cannot log in on a
+laptop, and no laptop holds their hash to attack. Accounts of the laptop's structure keep it.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ def page(db: Session, device: Device, since: int, limit: int = MAX_LIMIT, max_by
     state = db.get(HubState, 1)
     found = db.execute(
         select(ChangeLog.seq, ChangeLog.table_name, ChangeLog.record_id, ChangeLog.version, ChangeLog.hlc,
-               ChangeLog.payload)
+               ChangeLog.payload, ChangeLog.structure_id)
         .where(ChangeLog.seq > since,
                or_(ChangeLog.structure_id.is_(None), ChangeLog.structure_id == device.structure_id))
         .order_by(ChangeLog.seq).limit(limit + 1)).all()
     changes, size, more = [], 0, len(found) > limit
-    for seq, table_name, record_id, version, hlc, payload in found[:limit]:
+    for seq, table_name, record_id, version, hlc, payload, structure_id in found[:limit]:
+        if table_name == "users" and structure_id is None and "password_hash" in payload:
+            payload = {**payload, "password_hash": ""}  # accounts of no structure: no hash leaves the hub
         entry = {"seq": seq, "table": table_name, "id": str(record_id), "version": version, "hlc": hlc,
                  "fields": payload}
         size += len(json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))

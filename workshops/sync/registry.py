@@ -141,6 +141,15 @@ def parent_of(table_name: str) -> tuple[str, str] | None:
     return _THROUGH_PARENT.get(table_name)
 
 
+def children_of(table_name: str) -> list[tuple[str, str]]:
+    """(child table, foreign key) of the tables whose rows follow this table's structure."""
+    return [(child, key) for child, (parent, key) in _THROUGH_PARENT.items() if parent == table_name]
+
+
+# A pulled change carrying only this field says the row left the laptop's structure.
+MOVED_AWAY = "__moved_away__"
+
+
 def partition_of(session: Session, table_name: str, fields: dict[str, Any]) -> uuid.UUID | None:
     """The structure whose laptops receive this row (JSON or Python field values), or None for
     reference data every laptop receives (EPCI, structures, venues, resources, users of no

@@ -34,6 +34,7 @@ APPLYING = "sync_applying"
 DEVICE = "sync_device_id"
 NOT_TRACKED = "sync_not_tracked"
 _CHANGED = "sync_changed_rows"
+_MOVED = "sync_moved_rows"
 
 
 def role() -> str:
@@ -131,6 +132,11 @@ def _version_on_hub(session: Session, rows: list[tuple[SyncMixin, bool]]) -> Non
                 session.add(meta)
             meta.meta = {**meta.meta, **{field: [row.version, row.hlc] for field in fields}}
         changed[(table_name, row.id)] = row
+        column = registry.structure_column(table_name)
+        if not is_new and column and table_name != "users":
+            old = inspect(row).attrs[column].history.deleted
+            if old and old[0] is not None and old[0] != getattr(row, column):
+                session.info.setdefault(_MOVED, []).append((row, old[0]))
 
 
 @event.listens_for(Session, "after_flush")
@@ -145,7 +151,31 @@ def _log_on_hub(session: Session, flush_context) -> None:
         entries.append({"table_name": table_name, "record_id": row.id, "version": row.version,
                         "hlc": row.hlc, "payload": payload,
                         "structure_id": registry.partition_of(session, table_name, payload)})
+    for row, old_structure in session.info.pop(_MOVED, []):
+        entries += moved_entries(session, row, old_structure)
     write_log(session, entries)
+
+
+def moved_entries(session: Session, row: SyncMixin, old_structure: uuid.UUID) -> list[dict[str, Any]]:
+    """A row moved to another structure (a family followed by another France Services): its
+    children are logged again for the new structure's laptops, and the old structure's laptops
+    are told the row and its children left them (they wipe their copy)."""
+    table_name = row.__table__.name
+    new_structure = getattr(row, registry.structure_column(table_name))
+    moved = [(table_name, row)]
+    for child_table, key in registry.children_of(table_name):
+        model = registry.model_of(child_table)
+        with session.no_autoflush:
+            moved += [(child_table, child) for child in session.scalars(select(model).where(
+                getattr(model, key) == row.id))]
+    entries = []
+    for moved_table, moved_row in moved:
+        base = {"table_name": moved_table, "record_id": moved_row.id, "version": moved_row.version,
+                "hlc": moved_row.hlc}
+        entries.append({**base, "payload": {registry.MOVED_AWAY: True}, "structure_id": old_structure})
+        if moved_row is not row:
+            entries.append({**base, "payload": registry.snapshot(moved_row), "structure_id": new_structure})
+    return entries
 
 
 def write_log(session: Session, entries: list[dict[str, Any]]) -> None:
@@ -210,3 +240,4 @@ def wipe_logged_history(session: Session, table_name: str, record_id: uuid.UUID,
 def _forget_on_rollback(session: Session, previous_transaction) -> None:
     """Rows of a flush that failed are not logged by the next one."""
     session.info.pop(_CHANGED, None)
+    session.info.pop(_MOVED, None)

@@ -67,6 +67,11 @@ REJECTED_REASONS = {
     "unknown_table": _l("the hub does not know this kind of record (update the hub)"),
     "bad_value": _l("a value is not valid for the hub"),
     "missing_parent": _l("the record it belongs to is not on the hub"),
+    "other_structure": _l("it belongs to another structure than this laptop's"),
+    "reference_data": _l("shared reference data (structures, venues, resources) is changed on the hub only"),
+    "account_not_allowed": _l("accounts other than this structure's conseillers are managed on the hub only"),
+    "local_duplicate": _l("the hub has a record with the same name or number as one made on this laptop: "
+                          "the hub's record was not received; correct the laptop's record"),
 }
 
 
