@@ -121,6 +121,7 @@ ROLE_TABLE = [
     ("/import/materiel", {"conseiller": 200, "manager": 200, "admin": 200}),
     ("/resources/new", {"conseiller": 403, "manager": 200, "admin": 200}),
     ("/venues/new", {"conseiller": 200, "manager": 200, "admin": 200}),
+    ("/rapports", {"conseiller": 200, "manager": 200, "admin": 200}),
 ]
 
 

@@ -25,6 +25,8 @@ from workshops.families import import_views, registration_views
 from workshops.families import views as families_views
 from workshops.printing import cli as printing_cli
 from workshops.printing import views as printing_views
+from workshops.reports import cli as reports_cli
+from workshops.reports import views as reports_views
 from workshops.resources import views as resources_views
 from workshops.scheduling import views as scheduling_views
 from workshops.seed import cli as seed_cli
@@ -39,7 +41,7 @@ from workshops.sync import views as sync_views
 ROOT = Path(__file__).resolve().parent.parent
 BLUEPRINTS = (core_views.bp, auth_views.bp, resources_views.bp, scheduling_views.bp,
               families_views.bp, import_views.bp, registration_views.bp, equipment_views.bp,
-              equipment_import_views.bp, handover_views.bp, printing_views.bp)
+              equipment_import_views.bp, handover_views.bp, printing_views.bp, reports_views.bp)
 # Pages only one role has: the laptop's sync page; the hub's devices, conflicts and sync API.
 ROLE_BLUEPRINTS = {"laptop": (sync_views.bp,), "hub": (hub_views.bp, sync_api.bp)}
 
@@ -82,5 +84,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.cli.add_command(equipment_cli.equipment)
     app.cli.add_command(seed_cli.seed)
     app.cli.add_command(sync_cli.sync)
+    app.cli.add_command(reports_cli.reports)
     printing_cli.init_app(app)
     return app

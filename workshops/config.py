@@ -55,6 +55,8 @@ DEFAULTS: dict[str, Any] = {
     # "fse_plus" (the EU FSE+ block, black and white) or "none".
     "PRINT_BLANK_ROWS": 5,
     "PRINT_FUNDING": "tne_france2030",
+    # Reports: a laptop silent for longer than this many days is shown on the collection status.
+    "REPORTS_STALE_DEVICE_DAYS": 7,
 }
 
 

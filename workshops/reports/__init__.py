@@ -1,0 +1,1 @@
+"""Managers' reports: indicators, charts, collection status and exports (read only)."""
