@@ -36,6 +36,8 @@ from pathlib import Path
 import collegelist
 import printing_bench
 import psutil
+import reports_bench
+import sync_bench
 import volume
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -508,7 +510,16 @@ def measure_print_batch(bench: Workbench) -> list[Result]:
     return printing_bench.print_batch(bench, Result, logged_in_client)
 
 
-# Later issues add sync metrics here.
+def measure_sync(bench: Workbench) -> list[Result]:
+    """First sync of 50,000 rows over HTTP, 500 changes, the laptop's peak RSS (issue 6)."""
+    return sync_bench.sync_metrics(bench, Result)
+
+
+def measure_reports(bench: Workbench) -> list[Result]:
+    """Reports dashboard p95 and a year's exports on the volume data (issue 7)."""
+    return reports_bench.report_metrics(bench, Result, logged_in_client)
+
+
 METRICS: list[Callable[[Workbench], list[Result]]] = [
     measure_cold_start,
     measure_home_page,
@@ -519,6 +530,8 @@ METRICS: list[Callable[[Workbench], list[Result]]] = [
     measure_import,
     measure_pdf_renders,
     measure_print_batch,
+    measure_sync,
+    measure_reports,
 ]
 
 

@@ -1,8 +1,6 @@
 """Rules of households: guardians and children as given, cleaned and checked; create,
 change, find likely duplicates and merge two households keeping every registration.
-
-Services flush, never commit; the caller (view, command, import) commits once.
-"""
+Services flush, never commit; the caller (view, command, import) commits once."""
 
 from __future__ import annotations
 
@@ -158,7 +156,7 @@ def merge_families(db: Session, keep: Family, other: Family, actor: User) -> Fam
             alias.merged_into_id = keep.id
         _merge_household_fields(keep, other)
         other.merged_into_id, other.deleted_dt = keep.id, utcnow()
-        keep.search_key = _search_key(keep)
+        keep.search_key = search_key_of(keep)
     db.flush()
     return keep
 
@@ -277,7 +275,7 @@ def _apply(db: Session, family: Family, data: FamilyData) -> None:
         setattr(family, name, getattr(data, name))
     _apply_guardians(db, family, data.guardians)
     _apply_children(db, family, data.children)
-    family.search_key = _search_key(family)
+    family.search_key = search_key_of(family)
 
 
 def _apply_guardians(db: Session, family: Family, given: tuple[GuardianData, ...]) -> None:
@@ -320,7 +318,8 @@ def _apply_children(db: Session, family: Family, given: tuple[ChildData, ...]) -
         child.deleted_dt = utcnow()
 
 
-def _search_key(family: Family) -> str:
+def search_key_of(family: Family) -> str:
+    """The household's names folded for search: its live guardians' and children's."""
     names = [name for g in queries.live_guardians(family) for name in (g.last_name, g.first_name)]
     return normalize.search_key(names + [child.first_name for child in queries.live_children(family)])
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from workshops.core import clock
 from workshops.core.models import get_device_state, utcnow
-from workshops.sync import registry
+from workshops.sync import purge_services, registry
 from workshops.sync.device_services import sync_state
 from workshops.sync.models import RejectedChange, SyncExtra, SyncPending
 from workshops.sync.outbox_services import IN_CHUNK, rows_by_id
@@ -50,6 +50,7 @@ def apply_page(db: Session, page: dict) -> int:
                 db.flush()
         except IntegrityError:
             _apply_one_by_one(db, changes)
+        purge_services.after_changes(db, changes)
         with db.no_autoflush:
             _receive_stamps(db, changes)
             state = sync_state(db)

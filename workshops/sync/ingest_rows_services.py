@@ -201,7 +201,7 @@ class Work:
         for key in sorted(new_keys, key=lambda key: registry.ORDER[key[0]]):
             by_table.setdefault(key[0], []).append(self.new[key])
         for table, rows in by_table.items():
-            db.execute(insert(registry.MODELS[table].__table__), rows)
+            db.execute(insert(registry.MODELS[table].__table__), _referenced_first(table, rows))
         if new_keys:
             self._log(new_keys)
         fresh = [{"table_name": t, "record_id": i, "meta": self.metas[(t, i)]}
@@ -242,3 +242,29 @@ class Work:
                 fresh[key] = note
         if fresh:
             self.db.execute(insert(Conflict.__table__), list(fresh.values()))
+
+
+def _self_references(table: str) -> list[str]:
+    """Columns of a table pointing at the same table (a household merged into another)."""
+    columns = registry.MODELS[table].__table__.columns
+    return [column.key for column in columns
+            if any(key.column.table is column.table for key in column.foreign_keys)]
+
+
+def _referenced_first(table: str, rows: list[dict]) -> list[dict]:
+    """New rows in an order where a row another new row points at is inserted before it."""
+    columns = _self_references(table)
+    if not columns:
+        return rows
+    ordered, placed, waiting = [], set(), list(rows)
+    new_ids = {row["id"] for row in rows}
+    while waiting:
+        ready = [row for row in waiting
+                 if all(row.get(c) is None or row[c] not in new_ids or row[c] in placed for c in columns)]
+        if not ready:  # a cycle: let the database refuse it
+            ordered += waiting
+            break
+        ordered += ready
+        placed |= {row["id"] for row in ready}
+        waiting = [row for row in waiting if row["id"] not in placed]
+    return ordered

@@ -83,7 +83,7 @@ def ingest(db: Session, device: Device, body: dict, now_ms: int | None = None) -
     hub_state(db)
     db.execute(select(HubState.id).where(HubState.id == 1).with_for_update())
     results, skew = apply_changes(db, device, body["changes"], now_ms)
-    purge_services.purge_people_of_purged_families(db, purge_services.families_of_batch(body["changes"]))
+    purge_services.after_changes(db, body["changes"])
     counts = dict.fromkeys(merge_rules.COUNT_KEYS.values(), 0)
     for result in results:
         counts[merge_rules.COUNT_KEYS[result["outcome"]]] += 1

@@ -41,7 +41,10 @@ MIN_SCHEMA_VERSION = SCHEMA_VERSION - 2
 # Columns every synced table has that never travel as fields.
 LOCAL_COLUMNS = frozenset({"id", "created_dt", "updated_dt", "version", "hlc"})
 # Columns of one table that stay on the device: when an account last logged in here.
-LOCAL_COLUMNS_OF = {"users": frozenset({"last_login_dt"})}
+# Columns of one table that stay on the device: when an account last logged in here; a
+# household's search key, derived from its people's names on each device (families.services
+# refresh_search_keys), so that names of people erased elsewhere never travel inside it.
+LOCAL_COLUMNS_OF = {"users": frozenset({"last_login_dt"}), "families": frozenset({"search_key"})}
 
 _MODELS = (Epci, Structure, User, Resource, ResourceDescription, Venue, Workshop, WorkshopAnimator,
            WorkshopResource, Family, Guardian, Child, Registration, AnonymousHeadcount, FamilyResource,
@@ -73,7 +76,12 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 
 
 def personal_fields(table_name: str) -> tuple[str, ...]:
-    """Fields holding personal data, wiped by a purge (the model's `__personal__`)."""
+    """Synced fields holding personal data, wiped by a purge (the model's `__personal__`)."""
+    return tuple(field for field in all_personal_fields(table_name) if field in _FIELDS[table_name])
+
+
+def all_personal_fields(table_name: str) -> tuple[str, ...]:
+    """Every column holding personal data, the device-local ones included (a search key)."""
     return tuple(getattr(MODELS[table_name], "__personal__", ()))
 
 

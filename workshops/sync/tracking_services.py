@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, insert, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import MANYTOONE, Session
 
 from workshops.core.models import BulkWriteRefused, SyncMixin, utcnow
 from workshops.sync import keys, registry
@@ -42,12 +42,18 @@ def role() -> str:
 
 
 def changed_fields(row: SyncMixin, is_new: bool) -> list[str]:
-    """The synced fields of a row that this flush writes (all of them for a new row)."""
+    """The synced fields of a row that this flush writes (all of them for a new row). A
+    many-to-one relationship changed by object (`child.family = other`) counts for its foreign
+    key column: the flush fills that column in only after this listener has run."""
     fields = registry.fields_of(row.__table__.name)
     if is_new:
         return list(fields)
     state = inspect(row)
-    return [field for field in fields if state.attrs[field].history.has_changes()]
+    changed = {field for field in fields if state.attrs[field].history.has_changes()}
+    for relationship in state.mapper.relationships:
+        if relationship.direction is MANYTOONE and state.attrs[relationship.key].history.has_changes():
+            changed |= {column.key for column in relationship.local_columns if column.key in fields}
+    return [field for field in fields if field in changed]
 
 
 def _synced_changes(session: Session) -> list[tuple[SyncMixin, bool]]:
