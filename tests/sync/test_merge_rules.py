@@ -92,7 +92,7 @@ def test_a_purged_row_drops_values_and_an_incoming_purge_wipes_personal_fields()
     decision = decide("families", hub, 1, {"is_purged": True}, {"is_purged": stamp(A, NOW)}, A)
     assert decision.outcome == "merged" and decision.conflicts == []
     assert {name: value for name, (value, _) in decision.writes.items()} == {
-        "is_purged": True, "notes": "", "commune": "", "search_key": ""}
+        "is_purged": True, "notes": "", "commune": ""}
 
 
 def test_a_new_row_takes_every_field_sent():

@@ -142,7 +142,8 @@ def _apply_row(db: Session, table_name: str, row: Any, change: dict,
             row.version = change["version"]
         if row.hlc != change["hlc"]:
             row.hlc = change["hlc"]
-    unknown = {field: value for field, value in fields.items() if field not in known}
+    local = registry.local_only(table_name)
+    unknown = {field: value for field, value in fields.items() if field not in known and field not in local}
     if unknown:
         _keep_extra(db, table_name, row.id, unknown)
 

@@ -236,8 +236,10 @@ def parse(index: int, raw: Any, now_ms: int, stamps: dict | None = None) -> tupl
         change.reason = "bad_value"
         return change, None
     change.base_version = base
-    known = _CHECKS[change.table]
+    known, local = _CHECKS[change.table], registry.local_only(change.table)
     for name, value in fields.items():
+        if name in local:
+            continue
         if name not in known:
             change.reason = "unknown_field"
             return change, None

@@ -75,6 +75,12 @@ _FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def local_only(table_name: str) -> frozenset[str]:
+    """Columns of the table that each device derives or keeps for itself: a value received for
+    one of them (from an older version of the app) is ignored."""
+    return LOCAL_COLUMNS_OF.get(table_name, frozenset())
+
+
 def personal_fields(table_name: str) -> tuple[str, ...]:
     """Synced fields holding personal data, wiped by a purge (the model's `__personal__`)."""
     return tuple(field for field in all_personal_fields(table_name) if field in _FIELDS[table_name])
