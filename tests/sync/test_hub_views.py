@@ -17,6 +17,7 @@ from workshops.auth.models import User
 from workshops.extensions import db
 from workshops.families.models import Family
 from workshops.families.services import FamilyData, GuardianData, create_family
+from workshops.sync import device_services
 from workshops.sync.models import ChangeLog, Conflict, Device
 
 from .conftest import first_structure
@@ -79,6 +80,16 @@ def test_revoking_a_device_asks_first_then_the_hub_refuses_it(hub, make_laptop, 
     refused = hub.test_client().post("/api/sync/hello", json={"app_version": "test", "schema_version": 1},
                                      headers={"Authorization": f"Device {answer['token']}"})
     assert refused.status_code == 403 and refused.get_json()["error"] == "revoked"
+
+
+def test_only_a_laptop_not_yet_connected_is_offered_a_new_pairing_code(hub, make_laptop, pair):
+    pair(make_laptop("a"), "Connected laptop")
+    with hub.app_context():
+        device_services.create_device(db.session, "Waiting laptop", first_structure(hub).id, None)
+        db.session.commit()
+    page = login(hub, "admin").get("/hub/devices").get_data(as_text=True)
+    assert "New pairing code for Waiting laptop" in page
+    assert "New pairing code for Connected laptop" not in page
 
 
 @pytest.mark.parametrize("path", ["/hub/devices", "/hub/devices/new", "/hub/conflicts"])

@@ -320,7 +320,8 @@ def device_revoke(device_id: uuid.UUID) -> None:
 @device_group.command("code")
 @click.argument("device_id", type=click.UUID)
 def device_code(device_id: uuid.UUID) -> None:
-    """A new pairing code for DEVICE_ID (earlier unused codes stop working)."""
+    """A new pairing code for DEVICE_ID, not yet connected (earlier unused codes stop working).
+    A connected laptop that is reinstalled is a new device: revoke this one, create another."""
     _only("hub")
     begin_write(db.session)
     device = _device(device_id)
