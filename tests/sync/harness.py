@@ -564,7 +564,7 @@ def synced_rows(structure_id: uuid.UUID | None = None, *, everything: bool = Fal
     for table, model in registry.MODELS.items():
         for row in db.session.scalars(select(model)):
             snapshot = registry.snapshot(row)
-            if hasattr(model, "structure_id") and table in registry._OWN_STRUCTURE:
+            if registry.structure_column(table) == "structure_id":
                 owners[row.id] = row.structure_id
             if not everything:
                 partition = _partition(table, snapshot, owners)
@@ -576,8 +576,8 @@ def synced_rows(structure_id: uuid.UUID | None = None, *, everything: bool = Fal
 
 def _partition(table: str, snapshot: dict, owners: dict) -> uuid.UUID | None:
     """registry.partition_of, with parents read from `owners` (parents come first in MODELS)."""
-    if table in registry._THROUGH_PARENT:
-        _parent, key = registry._THROUGH_PARENT[table]
+    if registry.parent_of(table) is not None:
+        _parent, key = registry.parent_of(table)
         parent_id = snapshot.get(key)
         if parent_id is not None and uuid.UUID(parent_id) in owners:
             return owners[uuid.UUID(parent_id)]

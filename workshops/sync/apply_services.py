@@ -158,8 +158,7 @@ def _moved_away(db: Session, table_name: str, row: Any, pending: dict[uuid.UUID,
     local = pending.pop(row.id, None)
     if local is not None:
         db.delete(local)
-    for field in registry.personal_fields(table_name):
-        setattr(row, field, registry.wiped_value(table_name, field))
+    purge_services.wipe_personal(row)
     row.deleted_dt = row.deleted_dt or utcnow()
 
 

@@ -34,8 +34,8 @@ from workshops.core.models import utcnow
 from workshops.sync import merge_rules, purge_services, registry
 from workshops.sync.ingest_rows_services import Work, rejected
 from workshops.sync.merge_rules import Parsed, parse
-from workshops.sync.models import AppliedBatch, Device, HubState
-from workshops.sync.tracking_services import APPLYING, DEVICE, hub_state
+from workshops.sync.models import AppliedBatch, Device
+from workshops.sync.tracking_services import APPLYING, DEVICE, lock_counter
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,7 @@ def ingest(db: Session, device: Device, body: dict, now_ms: int | None = None) -
         return _rewound(device, seq)
     # One ingest at a time on the whole hub: reads and writes of rows never interleave with
     # another batch's (no lost update between two laptops), and seq order is commit order.
-    hub_state(db)
-    db.execute(select(HubState.id).where(HubState.id == 1).with_for_update())
+    lock_counter(db)
     results, skew = apply_changes(db, device, body["changes"], now_ms)
     purge_services.after_changes(db, body["changes"])
     counts = dict.fromkeys(merge_rules.COUNT_KEYS.values(), 0)

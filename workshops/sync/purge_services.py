@@ -24,13 +24,18 @@ from workshops.sync import registry
 PEOPLE = (Guardian, Child)
 
 
-def purge_row(row: SyncMixin) -> None:
-    """Wipe a row's personal fields and mark it purged (and deleted)."""
+def wipe_personal(row: SyncMixin) -> None:
+    """Empty every column of the row holding personal data (device-local ones included)."""
     table_name = row.__table__.name
     for field in registry.all_personal_fields(table_name):
         value = registry.wiped_value(table_name, field)
         if getattr(row, field) != value:
             setattr(row, field, value)
+
+
+def purge_row(row: SyncMixin) -> None:
+    """Wipe a row's personal fields and mark it purged (and deleted)."""
+    wipe_personal(row)
     row.is_purged = True
     row.deleted_dt = row.deleted_dt or utcnow()
 

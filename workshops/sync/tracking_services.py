@@ -220,9 +220,8 @@ def lock_counter(session: Session) -> None:
 def next_seqs(session: Session, count: int) -> int:
     """Reserve `count` change_log numbers; returns the last one. The counter row stays locked
     until this transaction ends, so numbers are handed out in commit order."""
+    lock_counter(session)
     connection = session.connection()
-    if connection.scalar(select(HubState.id).where(HubState.id == 1)) is None:
-        hub_state(session)
     connection.execute(update(HubState).where(HubState.id == 1).values(last_seq=HubState.last_seq + count))
     return connection.scalar(select(HubState.last_seq).where(HubState.id == 1))
 
