@@ -278,7 +278,7 @@ def test_a_merge_keeps_every_registration_and_counts_the_family_once(db, actor, 
     other = services.create_family(db, FamilyData(
         guardians=(GuardianData("Elodie", "MARTIN", "0601020304"), GuardianData("Karim", "Martin")),
         children=(ChildData("Ines", level="5e"), ChildData("Yanis")), has_photo_consent=True,
-        notes="Parle arabe"), actor)
+        has_naming_consent=True, notes="Parle arabe"), actor)
     both, only_other, only_keep = workshop_factory(), workshop_factory(), workshop_factory()
     register(db, both, keep, "absent")
     register(db, both, other, "attended", adults=2, children=1)
@@ -306,7 +306,8 @@ def test_a_merge_keeps_every_registration_and_counts_the_family_once(db, actor, 
     assert present == 1
     shown, = queries.live_family_resources(db, keep.id)
     assert shown.has_opened_account
-    assert keep.has_photo_consent and keep.notes == "Vient avec sa sœur\n\nParle arabe"
+    assert keep.has_photo_consent and keep.has_naming_consent
+    assert keep.notes == "Vient avec sa sœur\n\nParle arabe"
     assert "karim" in keep.search_key and "yanis" in keep.search_key
 
 
@@ -443,6 +444,20 @@ def test_edit_page_saves_changes(app, client, auth, user_of, add_family):
     assert response.status_code == 302
     with app.app_context():
         assert _db.session.get(Family, family_id).search_key.startswith("martin-roux")
+
+
+def test_consent_to_be_named_is_given_then_withdrawn_on_the_edit_page(app, client, auth, user_of,
+                                                                     add_family):
+    family_id = add_family(household("Martin", "Élodie"))
+    auth.login(user_of("conseiller", "a")[0])
+    client.post("/language/en", data={"next": "/"})
+    for given, shown in ((True, "Agreed"), (False, "Not agreed")):
+        data = {**FORM, **({"has_naming_consent": "y"} if given else {})}
+        assert client.post(f"/families/{family_id}/edit", data=data).status_code == 302
+        with app.app_context():
+            assert _db.session.get(Family, family_id).has_naming_consent is given
+        page = client.get(f"/families/{family_id}").get_data(as_text=True)
+        assert f"<dt>Named in the national reporting tool</dt><dd>{shown}</dd>" in page
 
 
 def test_merge_screen_previews_then_merges(app, client, auth, user_of, add_family):

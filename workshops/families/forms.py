@@ -123,6 +123,7 @@ class FamilyForm(FlaskForm):
     notice_date = DateField(_l("Date the notice was shown"), validators=[Optional()])
     has_follow_up_consent = BooleanField(_l("Agrees to be contacted for a follow-up"))
     has_photo_consent = BooleanField(_l("Agrees to be in photos"))
+    has_naming_consent = BooleanField(_l("Agrees to be named in the national reporting tool"))
     notes = TextAreaField(_l("Notes"), validators=[Length(max=2000)], render_kw={"rows": 3},
                           description=_l("Practical facts only, nothing about health, religion or opinions."))
 

@@ -45,6 +45,9 @@ class Family(SyncMixin, TimestampMixin, Base):
     notice_date: Mapped[date | None] = mapped_column(Date)
     has_follow_up_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     has_photo_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Agreed that its guardians are named in the national reporting tool (La Coop's
+    # beneficiaries workbook); without it they are counted there anonymously.
+    has_naming_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     notes: Mapped[str] = mapped_column(Text, default="")
     search_key: Mapped[str] = mapped_column(Text, default="", index=True)
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("families.id"))

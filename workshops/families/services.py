@@ -35,7 +35,7 @@ LANGUAGES = ("fr", "en", "ar", "uk", "tr", "pt", "es", "ru", "ro", "vi", "it", "
 MAX_COMMUNE_LENGTH = 120
 MAX_NOTICE_VERSION_LENGTH = 32
 HOUSEHOLD_FIELDS = ("commune", "computer_wanted", "origin", "notice_version", "notice_date",
-                    "has_follow_up_consent", "has_photo_consent", "notes")
+                    "has_follow_up_consent", "has_photo_consent", "has_naming_consent", "notes")
 # Registration statuses from the strongest to the weakest, for merges.
 STATUS_RANK = ("attended", "excused", "registered", "invited", "absent")
 
@@ -74,6 +74,7 @@ class FamilyData:
     notice_date: date | None = None
     has_follow_up_consent: bool = False
     has_photo_consent: bool = False
+    has_naming_consent: bool = False
     notes: str = ""
     structure_id: uuid.UUID | None = None  # default: the actor's structure
 
@@ -391,6 +392,7 @@ def _move_family_resource(db: Session, old: FamilyResource, keep: Family) -> Non
 def _merge_household_fields(keep: Family, other: Family) -> None:
     keep.has_follow_up_consent = keep.has_follow_up_consent or other.has_follow_up_consent
     keep.has_photo_consent = keep.has_photo_consent or other.has_photo_consent
+    keep.has_naming_consent = keep.has_naming_consent or other.has_naming_consent
     keep.notes = "\n\n".join(note for note in (keep.notes.strip(), other.notes.strip()) if note)
     keep.commune = keep.commune or other.commune
     keep.computer_wanted = keep.computer_wanted or other.computer_wanted

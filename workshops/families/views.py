@@ -187,7 +187,8 @@ def _form_data(household: Family) -> dict:
             "structure_id": str(household.structure_id), "origin": household.origin,
             "computer_wanted": household.computer_wanted or "", "notice_version": household.notice_version,
             "notice_date": household.notice_date, "has_follow_up_consent": household.has_follow_up_consent,
-            "has_photo_consent": household.has_photo_consent, "notes": household.notes}
+            "has_photo_consent": household.has_photo_consent,
+            "has_naming_consent": household.has_naming_consent, "notes": household.notes}
 
 
 def _family_data(form: forms.FamilyForm) -> services.FamilyData:
@@ -204,7 +205,8 @@ def _family_data(form: forms.FamilyForm) -> services.FamilyData:
         computer_wanted=form.computer_wanted.data or None, origin=form.origin.data,
         notice_version=form.notice_version.data or None, notice_date=form.notice_date.data,
         has_follow_up_consent=form.has_follow_up_consent.data, has_photo_consent=form.has_photo_consent.data,
-        notes=form.notes.data or "", structure_id=parse_uuid(form.structure_id.data) if managing else None)
+        has_naming_consent=form.has_naming_consent.data, notes=form.notes.data or "",
+        structure_id=parse_uuid(form.structure_id.data) if managing else None)
 
 
 def _labels() -> dict:

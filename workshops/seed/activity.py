@@ -65,12 +65,16 @@ def make_family_data(rng: random.Random, structure_id, colleges: list[Structure]
     college = rng.choice(colleges) if colleges else None
     children = tuple(ChildData(rng.choice(CHILD_NAMES), college.id if college else None, rng.choice(LEVELS))
                      for _ in range(rng.choice((1, 1, 2, 3))))
+    follow_up = rng.random() < 0.6
     return FamilyData(
         guardians=tuple(guardians), children=children,
         commune=college.commune if college else "",
         computer_wanted=rng.choice((None, None, "desktop", "laptop")), origin="college_list",
         notice_version=NOTICE_VERSION, notice_date=to_local(utcnow()).date(),
-        has_follow_up_consent=rng.random() < 0.6, structure_id=structure_id)
+        # Half of those who accept a follow-up also accept to be named (no extra draw: the
+        # rest of the demo stays the same).
+        has_follow_up_consent=follow_up, has_naming_consent=follow_up and len(children) % 2 == 1,
+        structure_id=structure_id)
 
 
 def _phone(rng: random.Random) -> str:

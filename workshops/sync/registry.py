@@ -36,11 +36,10 @@ from workshops.resources.models import Resource, ResourceDescription
 from workshops.scheduling.models import Venue, Workshop, WorkshopAnimator, WorkshopResource
 
 PROTOCOL = 1
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIN_SCHEMA_VERSION = SCHEMA_VERSION - 2
 # Columns every synced table has that never travel as fields.
 LOCAL_COLUMNS = frozenset({"id", "created_dt", "updated_dt", "version", "hlc"})
-# Columns of one table that stay on the device: when an account last logged in here.
 # Columns of one table that stay on the device: when an account last logged in here; a
 # household's search key, derived from its people's names on each device (families.services
 # refresh_search_keys), so that names of people erased elsewhere never travel inside it.
