@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 
 from workshops import config, extensions
+from workshops.audit import models as audit_models  # noqa: F401 (the journal's table)
 from workshops.auth import cli as auth_cli
 from workshops.auth import views as auth_views
 from workshops.core import cli as core_cli

@@ -89,3 +89,23 @@ class LoginThrottle(Base):
     username_key: Mapped[str] = mapped_column(String(80), primary_key=True)
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
     locked_until_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserTotp(Base):
+    """The TOTP secret of a manager or admin account on the hub (a second factor at login).
+
+    `confirmed_dt` is set once a first code was checked; `last_step` is the time step of the
+    last accepted code, so a code is accepted once. Local to the hub, never synced; deleting
+    the row (an admin resetting it) makes the account enrol again at its next login.
+    """
+
+    __tablename__ = "user_totps"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))  # base32
+    created_dt: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_dt: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_step: Mapped[int | None] = mapped_column(Integer)
+
+    user: Mapped[User] = relationship()
