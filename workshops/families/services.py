@@ -390,9 +390,8 @@ def _move_family_resource(db: Session, old: FamilyResource, keep: Family) -> Non
 
 
 def _merge_household_fields(keep: Family, other: Family) -> None:
-    keep.has_follow_up_consent = keep.has_follow_up_consent or other.has_follow_up_consent
-    keep.has_photo_consent = keep.has_photo_consent or other.has_photo_consent
-    keep.has_naming_consent = keep.has_naming_consent or other.has_naming_consent
+    for consent in ("has_follow_up_consent", "has_photo_consent", "has_naming_consent"):
+        setattr(keep, consent, getattr(keep, consent) or getattr(other, consent))
     keep.notes = "\n\n".join(note for note in (keep.notes.strip(), other.notes.strip()) if note)
     keep.commune = keep.commune or other.commune
     keep.computer_wanted = keep.computer_wanted or other.computer_wanted
