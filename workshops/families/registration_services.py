@@ -30,14 +30,14 @@ from workshops.core.errors import Conflict, NotAllowed, Reason, ValidationFailed
 from workshops.core.models import derived_id, utcnow
 from workshops.families import normalize
 from workshops.families.models import REGISTRATION_STATUSES, Family, Registration
+from workshops.families.notices import CURRENT_NOTICE
 from workshops.families.queries import DuplicateCandidate
 from workshops.families.registration_queries import PLACE_STATUSES, get_family_registration, places_taken
 from workshops.families.services import FamilyData, GuardianData, create_family, find_duplicates
 from workshops.scheduling.models import Workshop
 
-# The version of the privacy notice read or handed to families: change it here, in one
-# place, when the notice text changes.
-NOTICE_VERSION = "2026-01"
+# The version of the privacy notice read or handed to families (families/notices.py).
+NOTICE_VERSION = CURRENT_NOTICE
 # Statuses a registration can go back to when a check-in is undone.
 UNDO_STATUSES = ("invited", "registered", "absent", "excused")
 MAX_PEOPLE = 20
