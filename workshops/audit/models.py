@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String, Uuid
+from sqlalchemy import DDL, JSON, Integer, String, Uuid, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workshops.core.models import Base, UTCDateTime, utcnow
@@ -36,3 +36,22 @@ class AuditEntry(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)  # codes and counts only
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# Append-only, enforced by the database whatever the code path (R41). The same statements are
+# written inline in migration 61d540a57109; a database made by `create_all` gets them here.
+APPEND_ONLY_MESSAGE = "audit_entries is append-only"
+SQLITE_TRIGGERS = tuple(
+    f"CREATE TRIGGER IF NOT EXISTS audit_entries_no_{verb.lower()} BEFORE {verb} ON audit_entries "
+    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
+    for verb in ("UPDATE", "DELETE"))
+POSTGRES_TRIGGERS = (
+    "CREATE OR REPLACE FUNCTION audit_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}' USING ERRCODE = 'insufficient_privilege'; END $$",
+    "CREATE TRIGGER audit_entries_no_change BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_entries "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_append_only()",
+)
+for _statement in SQLITE_TRIGGERS:
+    event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in POSTGRES_TRIGGERS:
+    event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))

@@ -17,6 +17,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from workshops.audit.services import record
 from workshops.auth.models import User
 from workshops.core.errors import ValidationFailed
 from workshops.core.models import utcnow
@@ -38,7 +39,8 @@ def confirm_equipment_import(db: Session, preview: Preview, structure_id: uuid.U
                              now: datetime | None = None) -> EquipmentImportResult:
     """Add the machines of the ok rows and of the warned rows included (all when None) to
     the stock of `structure_id`, each with an "imported" event. Refused rows are never
-    written. Flushes only: the caller commits once.
+    written. Records one "import" entry in the audit journal (counts only). Flushes only: the
+    caller commits once.
 
     Raises ValidationFailed when a row is refused on writing (its line in the message:
     the asset tag was taken meanwhile, say), NotAllowed when the structure is outside the
@@ -54,4 +56,7 @@ def confirm_equipment_import(db: Session, preview: Preview, structure_id: uuid.U
             raise ValidationFailed([(None, _l("Line %(line)s: %(reason)s", line=row.line, reason=message))
                                     for _field, message in error.reasons]) from error
         ids.append(item.id)
-    return EquipmentImportResult(len(ids), len(preview.rows) - len(ids), tuple(ids))
+    done = EquipmentImportResult(len(ids), len(preview.rows) - len(ids), tuple(ids))
+    record(db, "import", actor_id=actor.id, object_type="equipment", object_ref=str(structure_id),
+           details={"created": done.written, "skipped": done.skipped}, now=when)
+    return done

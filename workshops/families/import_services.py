@@ -29,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workshops.audit.services import record
 from workshops.auth.models import Structure
 from workshops.core.errors import ValidationFailed
 from workshops.families import queries, registration_services
@@ -171,7 +172,8 @@ def confirm_family_import(db: Session, preview: Preview, options: FamilyImport, 
                           allow_overbooking: bool = False) -> ImportResult:
     """Create the households of the ok rows and of the warned rows included (all when
     None), origin "college_list", and register each to the atelier when one is given.
-    Refused rows are never written. Flushes only: the caller commits once.
+    Refused rows are never written. Records one "import" entry in the audit journal (counts
+    only). Flushes only: the caller commits once.
 
     Raises ValidationFailed when the atelier would go over capacity without over-booking
     allowed (nothing written) or when a row is refused on writing (with its line);
@@ -207,5 +209,10 @@ def confirm_family_import(db: Session, preview: Preview, options: FamilyImport, 
             family_ids.append(family.id)
     db.flush()
     del held
-    return ImportResult(len(family_ids), registered, len(preview.rows) - len(family_ids), tuple(family_ids))
+    done = ImportResult(len(family_ids), registered, len(preview.rows) - len(family_ids), tuple(family_ids))
+    record(db, "import", actor_id=options.actor.id, object_type="families",
+           object_ref=str(structure_id or ""), details={
+               "created": done.written, "registered": done.registered, "skipped": done.skipped,
+               "workshop": str(options.workshop.id) if options.workshop is not None else None})
+    return done
 

@@ -8,21 +8,25 @@ again while edits made meanwhile are pending (a few rounds at most).
 No laptop transaction stays open while waiting for the hub: each step reads or writes in its
 own short write transaction, then calls the hub. The state row records the attempt, the
 success (only when everything went through) or the failure with a stable code, the counts and
-the clock offset. The sync never shows "synced" after a failure.
+the clock offset. The sync never shows "synced" after a failure. The audit journal gets one
+"sync_push" and one "sync_pull" entry (counts) per run that went through or moved data.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from importlib import metadata
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workshops.audit.services import record
 from workshops.core import clock
 from workshops.core.db import begin_write
 from workshops.core.models import utcnow
@@ -39,6 +43,8 @@ PULL_LIMIT = 500
 STOPPING = ("device_rewound", "revoked", "unknown_device", "hub_too_old", "client_too_old", "bad_request")
 
 Progress = Callable[[str, int, int], None]
+# A failure code as the journal takes it (the hub's codes are such; anything else is "other").
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 @dataclass
@@ -75,8 +81,10 @@ def _write(db: Session) -> None:
     begin_write(db)
 
 
-def run(db: Session, transport: Transport, progress: Progress | None = None) -> SyncResult:
-    """Push what this laptop holds, pull what the hub has; returns what happened."""
+def run(db: Session, transport: Transport, progress: Progress | None = None, *,
+        actor_id: uuid.UUID | None = None) -> SyncResult:
+    """Push what this laptop holds, pull what the hub has; returns what happened. `actor_id`
+    (the account that asked for the run) goes to the audit journal."""
     result = SyncResult(ok=False)
     _write(db)
     state = sync_state(db)
@@ -95,14 +103,14 @@ def run(db: Session, transport: Transport, progress: Progress | None = None) -> 
     except Exception:
         # A crash of the run (a bug, a full disk...): recorded as a failure, then raised.
         db.rollback()
-        _record(db, result, "internal")
+        _record(db, result, "internal", actor_id)
         raise
     db.rollback()
-    _record(db, result, result.error)
+    _record(db, result, result.error, actor_id)
     return result
 
 
-def _record(db: Session, result: SyncResult, error: str | None) -> None:
+def _record(db: Session, result: SyncResult, error: str | None, actor_id: uuid.UUID | None) -> None:
     _write(db)
     state = sync_state(db)
     now = utcnow()
@@ -116,7 +124,22 @@ def _record(db: Session, result: SyncResult, error: str | None) -> None:
     state.last_result = {key: counts[key] for key in ("sent", "received", "conflicts", "rejected", "pages")}
     if result.clock_offset_ms is not None:
         state.clock_offset_ms = result.clock_offset_ms
+    _journal(db, result, error, actor_id, now)
     db.commit()
+
+
+def _journal(db: Session, result: SyncResult, error: str | None, actor_id: uuid.UUID | None,
+             now: datetime) -> None:
+    """One "sync_push" and one "sync_pull" entry per run that went through or moved data
+    (counts and the failure code); a failed run that moved nothing (offline, say) leaves
+    the journal alone: the sync state keeps its last error."""
+    if error is not None and not (result.sent or result.received):
+        return
+    outcome = {"result": "ok" if error is None else error if _CODE.fullmatch(error) else "other"}
+    record(db, "sync_push", actor_id=actor_id, object_type="hub", now=now, details={
+        **outcome, "sent": result.sent, "conflicts": result.conflicts, "rejected": result.rejected})
+    record(db, "sync_pull", actor_id=actor_id, object_type="hub", now=now, details={
+        **outcome, "received": result.received, "pages": result.pages})
 
 
 def _run(db: Session, transport: Transport, progress: Progress | None, result: SyncResult) -> None:
