@@ -9,8 +9,12 @@ PYTHON     := $(VENV)/bin/python
 FLASK      := $(VENV)/bin/flask
 INSTALLED  := $(VENV)/.installed
 CATALOGUES := $(wildcard translations/*/LC_MESSAGES/*.po)
+# pip-audit lives in its own venv (inside .venv/, ignored by git and ruff), so its own
+# dependencies are not mixed with the project's.
+AUDIT_VENV := $(VENV)/pip-audit
+AUDIT_TOOL := $(AUDIT_VENV)/bin/pip-audit
 
-.PHONY: install demo test bench lint
+.PHONY: install demo test bench lint audit
 
 # The project (editable) with its test and hub extras, then the compiled catalogues.
 install: $(INSTALLED)
@@ -43,3 +47,11 @@ bench: install
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
+
+# Known vulnerabilities in the exact versions installed in .venv (R54; docs/security-decisions.md).
+audit: $(INSTALLED) $(AUDIT_TOOL)
+	$(PYTHON) .ci/audit_deps.py --pip-audit $(AUDIT_TOOL)
+
+$(AUDIT_TOOL): | $(PYTHON)
+	python3 -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet pip-audit

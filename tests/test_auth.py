@@ -23,13 +23,19 @@ GENERIC_FAILURE = b"Login failed"
 def test_passwords_are_hashed_with_argon2id(db):
     user = services.create_user(db, services.NewUser("Camille", "Camille Martin", PASSWORD))
     assert user.password_hash.startswith("$argon2id$")
+    params = dict(item.split("=") for item in user.password_hash.split("$")[3].split(","))
+    assert int(params["m"]) >= 12288 and int(params["t"]) >= 3, "ASVS floor (R04)"
     assert PASSWORD not in user.password_hash
     assert user.username == "camille"
 
 
 @pytest.mark.parametrize("password,accepted", [
     ("x" * 64, True),
+    ("x" * 128, True),
+    ("quinze-signes-x", True),
     ("cinq mots simples pour moi", True),
+    ("douze-signes", False),
+    ("a b c d e f", False),
     ("court", False),
     ("Motdepasse123!", False),
     ("x" * 129, False),
@@ -61,7 +67,8 @@ def test_overlong_password_is_refused_before_any_hashing(db, monkeypatch):
             return True
 
     monkeypatch.setattr(services, "_hasher", SpyHasher())
-    assert services.authenticate(db, "nina", "y" * 129, max_failures=5, lock_seconds=60) is None
+    assert services.authenticate(db, "nina", "y" * 129, max_failures=5, lock_seconds=60,
+                                 audit_key="k") is None
     assert calls == []
 
 
@@ -69,7 +76,8 @@ def test_old_hash_parameters_are_upgraded_at_login(db):
     user = services.create_user(db, services.NewUser("omar", "Omar", PASSWORD))
     user.password_hash = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
     old = user.password_hash
-    assert services.authenticate(db, "omar", PASSWORD, max_failures=5, lock_seconds=60) is user
+    assert services.authenticate(db, "omar", PASSWORD, max_failures=5, lock_seconds=60,
+                                 audit_key="k") is user
     assert user.password_hash != old and services._hasher.verify(user.password_hash, PASSWORD)
 
 
@@ -208,7 +216,7 @@ def test_users_create_command(app, runner):
     assert result.exit_code == 0, result.output
     second = runner.invoke(args=["users", "create", "--username", "paul", "--name", "Paul",
                                  "--password", "court"])
-    assert second.exit_code != 0 and "12" in second.output
+    assert second.exit_code != 0 and "15" in second.output
     with app.app_context():
         assert _db.session.query(User).filter_by(username="marie").one().role == "admin"
         assert _db.session.query(UserSession).count() == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from workshops.auth import queries, services
+from workshops.auth import queries, services, totp_services
 from workshops.core.db import begin_write
 from workshops.core.errors import ValidationFailed
 from workshops.core.security import ROLES
@@ -43,3 +43,20 @@ def create_command(username: str, display_name: str, role: str | None, structure
             " ".join(str(message) for _, message in error.reasons)) from None
     db.session.commit()
     click.echo(f"Account {user.username!r} created with role {user.role}.")
+
+
+@users.command("reset-code")
+@click.argument("username")
+def reset_code_command(username: str) -> None:
+    """Reset the login code (second factor) of an account: it sets one up again at its next
+    login. For a hub whose only administrator lost their phone."""
+    begin_write(db.session)
+    user = queries.get_user_by_username(db.session, username)
+    if user is None:
+        raise click.ClickException(f"No account named {username!r}.")
+    if not totp_services.reset_totp(db.session, user, actor=None):
+        db.session.rollback()
+        click.echo(f"Account {user.username!r} has no login code yet: nothing to reset.")
+        return
+    db.session.commit()
+    click.echo(f"Login code of {user.username!r} reset: it sets one up again at its next login.")

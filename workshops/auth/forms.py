@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
 from workshops.auth.models import STRUCTURE_KINDS
@@ -49,7 +49,8 @@ class AccountFields(FlaskForm):
                                render_kw={"autocomplete": "name"})
     password = PasswordField(
         _l("Password"), validators=[DataRequired(), Length(max=PASSWORD_FIELD_MAX)],
-        description=_l("At least 12 characters. A short sentence is easy to remember and hard to guess."),
+        description=_l("At least 15 characters, or 5 words. A short sentence is easy to remember and hard "
+                      "to guess."),
         render_kw={"autocomplete": "new-password"})
 
 
@@ -75,7 +76,8 @@ class ChangePasswordForm(FlaskForm):
                                      render_kw={"autocomplete": "current-password"})
     new_password = PasswordField(
         _l("New password"), validators=[DataRequired(), Length(max=PASSWORD_FIELD_MAX)],
-        description=_l("At least 12 characters. A short sentence is easy to remember and hard to guess."),
+        description=_l("At least 15 characters, or 5 words. A short sentence is easy to remember and hard "
+                      "to guess."),
         render_kw={"autocomplete": "new-password"})
 
 
@@ -89,3 +91,13 @@ class StructureForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button-only form (logout, end sessions): carries the CSRF token."""
+
+
+class TotpForm(FlaskForm):
+    """The code of the authenticator app (second step of a hub manager's or admin's login)."""
+
+    code = StringField(_l("Code from your app"), validators=[Optional(), Length(max=12)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                  "autofocus": True})
+    submit = SubmitField(_l("Confirm"))
+    cancel = SubmitField(_l("Start again"))

@@ -19,19 +19,20 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from workshops.auth.models import (
-    STRUCTURE_KINDS,
-    Epci,
-    LoginThrottle,
-    Structure,
-    User,
-    UserSession,
-)
+from workshops.audit.services import pseudonym, record
+from workshops.auth.models import LoginThrottle, Structure, User, UserSession
+
+# Structures and EPCI have their own module; these names stay importable from here.
+from workshops.auth.structure_services import StructureData, save_epci, save_structure  # noqa: F401
 from workshops.core.errors import NotAllowed, ValidationFailed
-from workshops.core.models import derived_id, utcnow
+from workshops.core.models import utcnow
 from workshops.core.security import ROLES
 
-MIN_PASSWORD_LENGTH = 12
+# R05: at least 15 characters, or a passphrase of 5 words or more (and at least 12
+# characters); never more than 128, refused before any hashing.
+MIN_PASSWORD_LENGTH = 15
+MIN_PASSPHRASE_WORDS = 5
+MIN_PASSPHRASE_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
 
 # Passwords too common to accept, whatever their length (compared casefolded,
@@ -80,9 +81,10 @@ def password_problems(password: str, context: tuple[str, ...] = ()) -> list[str]
     """Why a new password is refused, empty when it is fine. No composition rules."""
     if len(password) > MAX_PASSWORD_LENGTH:
         return [str(_l("Use at most %(max)s characters.", max=MAX_PASSWORD_LENGTH))]
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return [str(_l("Use at least %(min)s characters: a short sentence you can remember works well.",
-                       min=MIN_PASSWORD_LENGTH))]
+    passphrase = len(password.split()) >= MIN_PASSPHRASE_WORDS and len(password) >= MIN_PASSPHRASE_LENGTH
+    if len(password) < MIN_PASSWORD_LENGTH and not passphrase:
+        return [str(_l("Use at least %(min)s characters, or %(words)s words: a short sentence you "
+                       "can remember works well.", min=MIN_PASSWORD_LENGTH, words=MIN_PASSPHRASE_WORDS))]
     folded = "".join(password.casefold().split())
     words = {"".join(word.casefold().split()) for word in context if word}
     if folded in COMMON_PASSWORDS or folded in words:
@@ -95,9 +97,10 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def create_user(db: Session, new: NewUser, *, structure_name: str = "") -> User:
-    """Create an account. Raises ValidationFailed on a taken name, unknown role,
-    unknown structure or weak password."""
+def create_user(db: Session, new: NewUser, *, structure_name: str = "",
+                actor_id: uuid.UUID | None = None) -> User:
+    """Create an account (journal: user_created). Raises ValidationFailed on a taken name,
+    unknown role, unknown structure or weak password."""
     reasons = []
     username = normalize_username(new.username)
     if not username:
@@ -122,6 +125,8 @@ def create_user(db: Session, new: NewUser, *, structure_name: str = "") -> User:
     )
     db.add(user)
     db.flush()
+    record(db, "user_created", actor_id=actor_id, object_type="user", object_ref=str(user.id),
+           details={"role": user.role})
     return user
 
 
@@ -138,30 +143,54 @@ def create_first_account(db: Session, new: NewUser) -> User:
 
 
 def authenticate(db: Session, username: str, password: str, *, max_failures: int,
-                 lock_seconds: int) -> User | None:
+                 lock_seconds: int, audit_key: str) -> User | None:
     """The active user for these credentials, or None.
 
     Per account name (existing or not): after `max_failures` failures the name
     is locked for `lock_seconds` (doubling with each further failure), even for
     the right password. Passwords over the maximum length are refused before
-    any hashing. A hash made with older parameters is upgraded.
+    any hashing. A hash made with older parameters is upgraded. The failures are
+    cleared by `log_in`, once every factor passed. Journal: login_failed or
+    login_throttled, with a keyed hash of the typed name (never the name).
     """
-    key = normalize_username(username)[:80]
+    key = throttle_key(username)
     now = utcnow()
-    throttle = db.get(LoginThrottle, key) or LoginThrottle(username_key=key, failure_count=0)
-    if throttle.locked_until_dt is not None and throttle.locked_until_dt > now:
+    if is_locked(db, key, now):
+        record(db, "login_throttled", object_type="login", object_ref=pseudonym(audit_key, key))
         return None
     user = db.scalar(select(User).where(User.username == key))
     if len(password) > MAX_PASSWORD_LENGTH or not _verify(user, password):
-        _record_failure(db, throttle, now, max_failures, lock_seconds)
+        failures = register_failure(db, key, now, max_failures=max_failures, lock_seconds=lock_seconds)
+        record(db, "login_failed", object_type="login", object_ref=pseudonym(audit_key, key),
+               details={"failures": failures})
         return None
-    if throttle in db:
-        db.delete(throttle)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_dt = now
-    db.flush()
+        db.flush()
     return user
+
+
+def throttle_key(username: str) -> str:
+    """The throttle row's key for a typed login name."""
+    return normalize_username(username)[:80]
+
+
+def is_locked(db: Session, key: str, now: datetime) -> bool:
+    """True while the account name is locked after too many failures."""
+    throttle = db.get(LoginThrottle, key)
+    return throttle is not None and throttle.locked_until_dt is not None and throttle.locked_until_dt > now
+
+
+def register_failure(db: Session, key: str, now: datetime, *, max_failures: int, lock_seconds: int) -> int:
+    """Count one failure (password or second factor) for the name; returns the count."""
+    throttle = db.get(LoginThrottle, key) or LoginThrottle(username_key=key, failure_count=0)
+    throttle.failure_count += 1
+    over = throttle.failure_count - max_failures
+    if over >= 0:
+        throttle.locked_until_dt = now + timedelta(seconds=lock_seconds * 2 ** min(over, 6))
+    db.add(throttle)
+    db.flush()
+    return throttle.failure_count
 
 
 def _verify(user: User | None, password: str) -> bool:
@@ -172,14 +201,30 @@ def _verify(user: User | None, password: str) -> bool:
     return user is not None and user.is_active
 
 
-def _record_failure(db: Session, throttle: LoginThrottle, now: datetime, max_failures: int,
-                    lock_seconds: int) -> None:
-    throttle.failure_count += 1
-    over = throttle.failure_count - max_failures
-    if over >= 0:
-        throttle.locked_until_dt = now + timedelta(seconds=lock_seconds * 2 ** min(over, 6))
-    db.add(throttle)
-    db.flush()
+def log_in(db: Session, user: User, *, absolute: timedelta, previous_token: str | None = None) -> str:
+    """Open a session for a user who passed every factor; returns the cookie token.
+
+    Clears the name's failed attempts, ends the session this browser had before (R08),
+    removes sessions past the absolute lifetime, and records the login.
+    """
+    db.execute(delete(LoginThrottle).where(LoginThrottle.username_key == user.username))
+    if previous_token:
+        end_session(db, previous_token)
+    purge_expired_sessions(db, absolute)
+    user.last_login_dt = utcnow()
+    token = start_session(db, user)
+    record(db, "login", actor_id=user.id, object_type="user", object_ref=str(user.id))
+    return token
+
+
+def log_out(db: Session, token: str) -> None:
+    """End this browser's session (logout) and record it."""
+    row = db.get(UserSession, hash_token(token))
+    if row is None:
+        return
+    user_id = row.user_id
+    end_session(db, token)
+    record(db, "logout", actor_id=user_id, object_type="user", object_ref=str(user_id))
 
 
 def start_session(db: Session, user: User) -> str:
@@ -207,6 +252,17 @@ def end_all_sessions(db: Session, user: User) -> int:
     return result.rowcount
 
 
+def end_sessions_of(db: Session, user: User, *, actor: User) -> int:
+    """An administrator ends every session of an account (journal: sessions_ended).
+    Raises NotAllowed for anyone but an admin."""
+    if actor.role != "admin":
+        raise NotAllowed("only admins end sessions")
+    count = end_all_sessions(db, user)
+    record(db, "sessions_ended", actor_id=actor.id, object_type="user", object_ref=str(user.id),
+           details={"count": count})
+    return count
+
+
 def change_password(db: Session, user: User, current: str, new_password: str) -> None:
     """Change the user's own password and end all their sessions.
 
@@ -219,16 +275,20 @@ def change_password(db: Session, user: User, current: str, new_password: str) ->
         raise ValidationFailed([("new_password", message) for message in problems])
     user.password_hash = hash_password(new_password)
     user.password_changed_dt = utcnow()
-    end_all_sessions(db, user)
+    count = end_all_sessions(db, user)
     db.flush()
+    record(db, "password_changed", actor_id=user.id, object_type="user", object_ref=str(user.id),
+           details={"sessions_ended": count})
 
 
 def update_user(db: Session, user: User, *, actor: User, display_name: str, role: str,
                 structure_id: uuid.UUID | None, is_active: bool) -> User:
     """Change an account's name, role, structure or activity (admins only).
 
-    Deactivation ends the account's sessions at once. Raises NotAllowed when an
-    admin would remove their own admin rights or deactivate themselves.
+    Deactivation ends the account's sessions at once. Journal: role_changed (a new role or
+    structure: what the account may see), user_deactivated, user_reactivated. Raises
+    NotAllowed for anyone but an admin, ValidationFailed when an admin would remove their
+    own admin rights or deactivate themselves.
     """
     if actor.role != "admin":
         raise NotAllowed("only admins change accounts")
@@ -238,6 +298,12 @@ def update_user(db: Session, user: User, *, actor: User, display_name: str, role
         raise ValidationFailed([("role", _l("Choose a role from the list."))])
     if structure_id is not None and db.get(Structure, structure_id) is None:
         raise ValidationFailed([("structure_id", _l("Choose a structure from the list."))])
+    changes = []
+    if (role, structure_id) != (user.role, user.structure_id):
+        changes.append(("role_changed", {"from": user.role, "to": role,
+                                         "structure_changed": structure_id != user.structure_id}))
+    if is_active != user.is_active:
+        changes.append(("user_reactivated" if is_active else "user_deactivated", {}))
     user.display_name = display_name.strip()
     user.role = role
     user.structure_id = structure_id
@@ -245,61 +311,6 @@ def update_user(db: Session, user: User, *, actor: User, display_name: str, role
         end_all_sessions(db, user)
     user.is_active = is_active
     db.flush()
+    for action, details in changes:
+        record(db, action, actor_id=actor.id, object_type="user", object_ref=str(user.id), details=details)
     return user
-
-
-@dataclass(frozen=True)
-class StructureData:
-    """What a form or the seed gives to create or change a structure."""
-
-    name: str
-    kind: str = "other"
-    commune: str = ""
-    epci_id: uuid.UUID | None = None
-    is_active: bool = True
-
-
-def save_structure(db: Session, data: StructureData, structure: Structure | None = None) -> Structure:
-    """Create a structure, or change `structure`. Raises ValidationFailed on an
-    empty or taken name, an unknown kind or EPCI."""
-    name = " ".join(data.name.split())
-    reasons = []
-    if not name:
-        reasons.append(("name", _l("Enter the structure's name.")))
-    else:
-        same = db.scalar(select(Structure).where(func.lower(Structure.name) == name.lower()))
-        if same is not None and same is not structure:
-            reasons.append(("name", _l("A structure with this name already exists.")))
-    if data.kind not in STRUCTURE_KINDS:
-        reasons.append(("kind", _l("Choose a kind from the list.")))
-    if data.epci_id is not None and db.get(Epci, data.epci_id) is None:
-        reasons.append(("epci_id", _l("Choose an EPCI from the list.")))
-    if reasons:
-        raise ValidationFailed(reasons)
-    structure = structure or Structure()
-    structure.name, structure.kind = name, data.kind
-    structure.commune, structure.epci_id = data.commune.strip(), data.epci_id
-    structure.is_active = data.is_active
-    db.add(structure)
-    db.flush()
-    return structure
-
-
-def save_epci(db: Session, siren: str, name: str, commune_count: int | None = None) -> Epci:
-    """Create or update the EPCI with this SIREN number. Raises ValidationFailed
-    when the SIREN is not 9 digits or the name is empty."""
-    siren = siren.strip()
-    reasons = []
-    if not (len(siren) == 9 and siren.isdigit()):
-        reasons.append(("siren", _l("A SIREN number has 9 digits.")))
-    if not name.strip():
-        reasons.append(("name", _l("Enter the EPCI's name.")))
-    if reasons:
-        raise ValidationFailed(reasons)
-    # The id derives from the SIREN, so every installation makes the same row.
-    epci = db.scalar(select(Epci).where(Epci.siren == siren)) or Epci(
-        id=derived_id("epci", siren), siren=siren)
-    epci.name, epci.commune_count = name.strip(), commune_count
-    db.add(epci)
-    db.flush()
-    return epci

@@ -1,4 +1,5 @@
-"""Login, logout, first account, own password, and the admin screens for accounts and structures."""
+"""Login (with the hub's second factor), logout, first account, own password, and the admin
+screens for accounts and structures."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from workshops.auth import forms, queries, services
+from workshops.auth import forms, limits, queries, services, totp_services, totp_views
 from workshops.core.errors import ValidationFailed
 from workshops.core.forms import apply_reasons, choices, parse_uuid
 from workshops.core.security import is_safe_redirect, public, roles_required
@@ -47,16 +48,28 @@ def load_user():
     return user
 
 
-def _log_in(user) -> None:
-    """Renew the cookie session for the user: nothing from before login survives but the language."""
+def _fresh_cookie_session(token: str) -> None:
+    """A new cookie session holding only the language and this session token (R08)."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
-    services.purge_expired_sessions(
-        db.session, timedelta(minutes=current_app.config["SESSION_ABSOLUTE_MINUTES"]))
-    session["sid"] = services.start_session(db.session, user)
+    session["sid"] = token
     session["seen"] = int(time.time())
+
+
+def _finish_login(user, target: str | None):
+    """Every factor passed: open the server-side session and go where the user was heading."""
+    token = services.log_in(db.session, user, previous_token=session.get("sid"), absolute=timedelta(
+        minutes=current_app.config["SESSION_ABSOLUTE_MINUTES"]))
+    _fresh_cookie_session(token)
+    db.session.commit()
+    return redirect(target if is_safe_redirect(target) else url_for("core.home"))
+
+
+def _throttle_settings() -> dict:
+    return {"max_failures": current_app.config["LOGIN_MAX_FAILURES"],
+            "lock_seconds": current_app.config["LOGIN_LOCK_SECONDS"]}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -64,29 +77,52 @@ def _log_in(user) -> None:
 def login():
     if not services.has_any_user(db.session) and current_app.config["ROLE"] == "laptop":
         return redirect(url_for("auth.setup"))
+    if request.method == "POST":
+        limits.refuse_when_over(current_app)  # per client address, 429 (R06, R53)
+    pending = totp_views.pending_user(db.session)
+    if pending is not None:
+        return _second_factor(pending)
     form = forms.LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(
-            db.session, form.username.data, form.password.data,
-            max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-            lock_seconds=current_app.config["LOGIN_LOCK_SECONDS"])
-        if user is not None:
-            _log_in(user)
+        user = services.authenticate(db.session, form.username.data, form.password.data,
+                                     audit_key=current_app.config["SECRET_KEY"], **_throttle_settings())
+        if user is not None and totp_services.needs_second_factor(user, current_app.config["ROLE"]):
+            totp_services.start_enrolment(db.session, user)
             db.session.commit()
-            target = request.args.get("next")
-            return redirect(target if is_safe_redirect(target) else url_for("core.home"))
-        db.session.commit()  # keep the failure count
+            totp_views.begin(user, request.args.get("next"))
+            return redirect(url_for("auth.login"))
+        if user is not None:
+            return _finish_login(user, request.args.get("next"))
+        db.session.commit()  # keep the failure count and the journal entry
+        limits.count_failure(current_app)
         form.form_errors.append(_(
             "Login failed. Check the login name and the password. After several failed "
             "attempts, wait a minute before trying again."))
     return render_template("auth/login.html", form=form)
 
 
+def _second_factor(user):
+    """The code step of a hub manager or admin (enrolment first when they have none yet)."""
+    form = forms.TotpForm()
+    if form.validate_on_submit():
+        if form.cancel.data:
+            totp_views.clear()
+            return redirect(url_for("auth.login"))
+        if totp_services.check_code(db.session, user, form.code.data or "", **_throttle_settings()):
+            return _finish_login(user, totp_views.pending_next())
+        db.session.commit()  # keep the failure count and the journal entry
+        limits.count_failure(current_app)
+        form.code.errors.append(_(
+            "This code is not right or was already used. Type the code your app shows now. After "
+            "several failed attempts, wait a minute before trying again."))
+    return totp_views.render_step(db.session, user, form)
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
     form = forms.ConfirmForm()
     if form.validate_on_submit():
-        services.end_session(db.session, session["sid"])
+        services.log_out(db.session, session["sid"])
         db.session.commit()
     lang = session.get("lang")
     session.clear()
@@ -112,10 +148,9 @@ def setup():
             db.session.rollback()
             apply_reasons(form, error)
         else:
-            _log_in(user)
-            db.session.commit()
+            response = _finish_login(user, None)
             flash(_("Welcome! Your administrator account is ready."), "success")
-            return redirect(url_for("core.home"))
+            return response
     return render_template("auth/setup.html", form=form)
 
 
@@ -130,7 +165,7 @@ def change_password():
             db.session.rollback()
             apply_reasons(form, error)
         else:
-            _log_in(g.user)
+            _fresh_cookie_session(services.start_session(db.session, g.user))
             db.session.commit()
             flash(_("Your password was changed. Your other sessions were ended."), "success")
             return redirect(url_for("core.home"))
@@ -146,7 +181,8 @@ def _structure_choices():
 @roles_required("admin")
 def users():
     return render_template("auth/users.html", users=queries.list_users(db.session),
-                           role_labels=forms.ROLE_LABELS, end_form=forms.ConfirmForm())
+                           role_labels=forms.ROLE_LABELS, end_form=forms.ConfirmForm(),
+                           totp_roles=totp_services.TOTP_ROLES if current_app.config["ROLE"] == "hub" else ())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -159,7 +195,7 @@ def user_new():
             services.create_user(db.session, services.NewUser(
                 username=form.username.data, display_name=form.display_name.data,
                 password=form.password.data, role=form.role.data,
-                structure_id=parse_uuid(form.structure_id.data)))
+                structure_id=parse_uuid(form.structure_id.data)), actor_id=g.user.id)
         except ValidationFailed as error:
             db.session.rollback()
             apply_reasons(form, error)
@@ -199,10 +235,27 @@ def user_edit(user_id):
 def user_end_sessions(user_id):
     user = queries.get_user(db.session, user_id) or abort(404)
     if forms.ConfirmForm().validate_on_submit():
-        count = services.end_all_sessions(db.session, user)
+        count = services.end_sessions_of(db.session, user, actor=g.user)
         db.session.commit()
         flash(ngettext("%(num)d session ended for %(name)s.", "%(num)d sessions ended for %(name)s.",
                        count, name=user.display_name), "success")
+    return redirect(url_for("auth.users"))
+
+
+@bp.route("/users/<uuid:user_id>/second-factor/reset", methods=["POST"])
+@roles_required("admin")
+def user_totp_reset(user_id):
+    """A hub admin removes an account's TOTP secret (a lost phone): it enrols again."""
+    if current_app.config["ROLE"] != "hub":
+        abort(404)
+    user = queries.get_user(db.session, user_id) or abort(404)
+    if forms.ConfirmForm().validate_on_submit():
+        if totp_services.reset_totp(db.session, user, actor=g.user):
+            db.session.commit()
+            flash(_("The login code of %(name)s was reset: they set it up again at their next login.",
+                    name=user.display_name), "success")
+        else:
+            flash(_("This account has not set up a login code yet."), "info")
     return redirect(url_for("auth.users"))
 
 
@@ -231,7 +284,7 @@ def structure_form(structure_id):
                                       epci_id=parse_uuid(form.epci_id.data),
                                       is_active=form.is_active.data)
         try:
-            services.save_structure(db.session, data, structure)
+            services.save_structure(db.session, data, structure, actor_id=g.user.id)
         except ValidationFailed as error:
             db.session.rollback()
             apply_reasons(form, error)
