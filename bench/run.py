@@ -61,6 +61,9 @@ PASSWORD = "une phrase de passe pour mesurer"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
+# The laptop's background work, off for in-process measurements (`flask serve` keeps it).
+QUIET = {"BACKUP_AUTO": False, "DISK_CHECK": False}
+
 @dataclass
 class Result:
     metric: str
@@ -83,12 +86,13 @@ class Workbench:
     secret_key: str
 
     def app_config(self) -> dict:
-        return {"SECRET_KEY": self.secret_key, "DATABASE_URL": self.database_url}
+        # In-process apps measure pages and documents: no daily backup thread, no disk check.
+        return {"SECRET_KEY": self.secret_key, "DATABASE_URL": self.database_url, **QUIET}
 
     def volume_config(self, name: str) -> dict:
         """App config on a fresh copy of the volume data (bench/volume.py), named `name`."""
         copy = volume.volume_copy(self.folder / f"{name}.sqlite")
-        return {"SECRET_KEY": self.secret_key, "DATABASE_URL": f"sqlite:///{copy}"}
+        return {"SECRET_KEY": self.secret_key, "DATABASE_URL": f"sqlite:///{copy}", **QUIET}
 
     def server_env(self) -> dict[str, str]:
         """Environment for `flask serve` in a subprocess, on this workbench's data."""

@@ -6,6 +6,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import waitress
@@ -51,10 +52,15 @@ class LiveServer:
 def live_server(tmp_path_factory):
     """The app on a migrated temporary SQLite file, served by waitress on a free port."""
     folder = tmp_path_factory.mktemp("live")
-    app = create_app({
-        "SECRET_KEY": "browser-test-secret-key",
-        "DATABASE_URL": f"sqlite:///{folder / 'browser.sqlite'}",
-    })
+    # A laptop's app (automatic backups and logs in its own instance folder, never the
+    # repository's), but without the disk-encryption warning: the CI container's disk is not
+    # encrypted, and tests/test_startup_checks.py covers the warning.
+    with mock.patch.dict(os.environ, {"WORKSHOPS_INSTANCE_PATH": str(folder / "instance")}):
+        app = create_app({
+            "SECRET_KEY": "browser-test-secret-key",
+            "DATABASE_URL": f"sqlite:///{folder / 'browser.sqlite'}",
+            "DISK_CHECK": False,
+        })
     with app.app_context():
         upgrade()
         create_user(db.session, NewUser(username=ADMIN_USERNAME, display_name=ADMIN_DISPLAY_NAME,

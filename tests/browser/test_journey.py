@@ -67,8 +67,9 @@ def journey_server(tmp_path_factory):
         pytest.fail(f"{SAMPLE} is missing: the journey imports this real list.")
     folder = tmp_path_factory.mktemp("journey")
     with mock.patch.dict(os.environ, {"WORKSHOPS_INSTANCE_PATH": str(folder / "instance")}):
+        # No disk-encryption warning: see live_server in conftest.py.
         app = create_app({"SECRET_KEY": "browser-journey-secret",
-                          "DATABASE_URL": f"sqlite:///{folder / 'journey.sqlite'}"})
+                          "DATABASE_URL": f"sqlite:///{folder / 'journey.sqlite'}", "DISK_CHECK": False})
     with app.app_context():
         upgrade()
         load_reference(db.session)

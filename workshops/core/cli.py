@@ -10,6 +10,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from waitress import serve
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -27,10 +29,18 @@ def serve_command(host: str, port: int, threads: int, open_browser: bool) -> Non
     for check in app.extensions.get("startup_checks", ()):
         for problem in check():
             click.echo(f"Warning: {problem}", err=True)
+    if host not in LOOPBACK:
+        click.echo(f"Warning: listening on {host}, so other machines of this network reach the app; "
+                   "on a laptop keep 127.0.0.1.", err=True)
     click.echo(f"workshops is ready on {url} (Ctrl+C to stop)")
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    serve(app, host=host, port=port, threads=threads, ident="workshops")
+    try:
+        serve(app, host=host, port=port, threads=threads, ident="workshops")
+    finally:
+        # Features let go of what they hold while serving (the backup's server lock).
+        for stop in app.extensions.get("serve_stops", ()):
+            stop()
 
 
 def init_app(app: Flask) -> None:

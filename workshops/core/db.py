@@ -33,9 +33,14 @@ def configure_engine_options(app: Flask) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
+# `app.extensions[READ_ONLY]` is set when the start check found the database damaged: nothing
+# may write into it then (backup/startup.py refuses write requests; the journal skips entries).
+READ_ONLY = "workshops_read_only"
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
-    """Every SQLite connection: WAL, FULL sync, foreign keys.
+    """Every SQLite connection: WAL, FULL sync, foreign keys, secure delete.
 
     The busy timeout comes from the driver's `timeout` connect argument
     (configure_engine_options), which sets SQLite's busy handler.
@@ -49,6 +54,9 @@ def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted or overwritten content is zeroed in the file, so an erased family's data does not
+    # linger in free pages (R35).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -103,6 +111,39 @@ def migration_head() -> str:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return ScriptDirectory.from_config(config).get_current_head()
+
+
+def known_revisions() -> set[str]:
+    """Every migration revision shipped with the code (a backup must be at one of them)."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The database file of a SQLite engine; None for PostgreSQL or an in-memory database."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return Path(engine.url.database)
+
+
+def open_read_only(path: str | Path, timeout: float = 5.0) -> sqlite3.Connection:
+    """A read-only connection to a SQLite file (never creates it; raises sqlite3.Error)."""
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+
+
+def quick_check(path: str | Path) -> list[str]:
+    """SQLite's `PRAGMA quick_check` on a file: [] when sound, else its findings (page numbers
+    and structure names, never row content), or the error that stopped it."""
+    try:
+        connection = open_read_only(path)
+        try:
+            rows = [row[0] for row in connection.execute("PRAGMA quick_check(20)")]
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        return [f"{type(error).__name__}: {error}"]
+    return [] if rows == ["ok"] else rows
 
 
 def schema_status(engine: Engine) -> SchemaStatus:

@@ -1,0 +1,182 @@
+"""The daily automatic backup and its rotation (frozen clock), and scrubbing erased households
+out of every local backup."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from flask_migrate import stamp
+from sqlalchemy import select
+
+from tests.test_privacy_seed import files_holding, seed_canary_family
+from workshops import create_app
+from workshops.audit.models import AuditEntry
+from workshops.auth import services as auth_services
+from workshops.auth.models import User
+from workshops.backup import services, startup
+from workshops.extensions import db as _db
+from workshops.families import services as family_services
+from workshops.families.models import Family
+from workshops.families.services import ChildData, FamilyData, GuardianData
+
+START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday
+
+
+def journal(app, action):
+    with app.app_context():
+        return list(_db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+def test_forty_days_keep_seven_daily_and_four_weekly_backups(app):
+    folder = services.backup_dir(app)
+    services.create_backup(Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")), folder,
+                           START, kind="manual")
+    for day in range(40):
+        assert startup.run_daily_backup(app, START + timedelta(days=day)) is not None
+    autos = [b.taken_dt.date() for b in services.list_backups(folder) if b.kind == "auto"]
+    last = (START + timedelta(days=39)).date()
+    assert autos[:7] == [last - timedelta(days=n) for n in range(7)]
+    weeks = {day.isocalendar()[:2] for day in autos}
+    assert len(weeks) == 4 and len(autos) <= 7 + 4
+    assert [b.kind for b in services.list_backups(folder)].count("manual") == 1  # never rotated
+    removed = sum(entry.details["count"] for entry in journal(app, "backup_removed"))
+    assert removed == 40 - len(autos)
+    assert len(journal(app, "backup_created")) == 40
+
+
+@pytest.fixture
+def auto_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKSHOPS_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({"TESTING": True, "SECRET_KEY": "k", "BACKUP_AUTO": True,
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'auto.sqlite'}",
+                      "BABEL_DEFAULT_LOCALE": "en", "WTF_CSRF_ENABLED": False})
+    with app.app_context():
+        _db.create_all()
+        stamp()
+        auth_services.create_user(_db.session, auth_services.NewUser(
+            username="admin", display_name="Admin", password="une phrase de passe assez longue",
+            role="admin"))
+        _db.session.commit()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+def _request_and_wait(app, client, path="/login"):
+    response = client.get(path)
+    thread = app.extensions.get("workshops_backup", {}).get("thread")
+    if thread is not None:
+        thread.join(timeout=10)
+    return response
+
+
+def test_the_first_request_backs_up_then_not_again_until_a_day_passed(auto_app):
+    client = auto_app.test_client()
+    folder = services.backup_dir(auto_app)
+    with time_machine.travel(START, tick=False):
+        _request_and_wait(auto_app, client)
+        assert len(services.list_backups(folder)) == 1
+    with time_machine.travel(START + timedelta(hours=23), tick=False):
+        _request_and_wait(auto_app, client)
+        assert len(services.list_backups(folder)) == 1
+    with time_machine.travel(START + timedelta(hours=25), tick=False):
+        _request_and_wait(auto_app, client)
+        assert [b.taken_dt for b in services.list_backups(folder)] == [
+            START + timedelta(hours=25), START]
+
+
+def test_a_failed_backup_is_logged_without_data_and_shown_to_admins(auto_app, caplog):
+    folder = services.backup_dir(auto_app)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("a file where the folder should be")
+    client = auto_app.test_client()
+    with time_machine.travel(START, tick=False):
+        _request_and_wait(auto_app, client)
+        assert client.post("/login", data={"username": "admin",
+                                           "password": "une phrase de passe assez longue"}).status_code == 302
+        assert b"automatic backup failed" in client.get("/").data
+    assert "automatic backup failed (FileExistsError)" in caplog.text
+    assert str(folder) not in caplog.text
+
+
+def test_a_damaged_database_is_never_backed_up_over_good_backups(auto_app, monkeypatch):
+    monkeypatch.setattr(startup, "quick_check", lambda path: ["page 3: damaged"])
+    folder = services.backup_dir(auto_app)
+    with time_machine.travel(START, tick=False):
+        _request_and_wait(auto_app, auto_app.test_client())
+    assert auto_app.extensions.get(startup.READ_ONLY)
+    assert services.list_backups(folder) == []
+
+
+def test_scrub_removes_erased_households_from_every_backup(app):
+    with app.app_context():
+        structure = auth_services.save_structure(_db.session, auth_services.StructureData("Centre"))
+        actor = User(id=uuid.uuid4(), username="w", display_name="W", role="conseiller",
+                     structure_id=structure.id, password_hash="-")
+        _db.session.add(actor)
+        erased = family_services.create_family(_db.session, FamilyData(
+            guardians=(GuardianData("Amina", "Zerguini", "06 12 34 56 78"),),
+            children=(ChildData("Yanis"),)), actor)
+        kept = family_services.create_family(_db.session, FamilyData(
+            guardians=(GuardianData("Paul", "Quintard"),)), actor)
+        _db.session.commit()
+        erased_id, engine = erased.id, _db.engine
+        folder = services.backup_dir(app)
+        paths = [services.create_backup(engine, folder, START + timedelta(days=n), kind)
+                 for n, kind in enumerate(("auto", "manual", "before-restore"))]
+    for path in paths:
+        assert b"Zerguini" in path.read_bytes()
+    assert services.scrub_backups(folder, {erased_id}, now=START) == 3
+    for path in paths:
+        data = path.read_bytes()
+        assert b"Zerguini" not in data and b"0612345678" not in data and b"Yanis" not in data
+        assert b"Quintard" in data
+        assert services.verify_backup(path).is_ok
+    assert not list(folder.glob("*.partial"))
+    assert services.scrub_backups(folder, {erased_id}, now=START) == 0  # nothing left to erase
+    assert kept is not None
+
+
+def test_the_daily_run_anonymises_inactive_households_before_backing_up(app):
+    """The retention run is one of the daily jobs: a household last seen 25 months ago is
+    anonymised, and the day's automatic backup holds none of its strings."""
+    last_seen = START - timedelta(days=25 * 31)
+    with app.app_context():
+        seeded = seed_canary_family(_db.session(), tag="DAILYQ", when=last_seen)
+        _db.session.commit()
+        family = _db.session.get(Family, seeded.family_id)
+        for row in (family, *family.guardians, *family.children):
+            row.updated_dt = last_seen
+        _db.session.commit()
+    path = startup.run_daily_backup(app, START)
+    with app.app_context():
+        assert _db.session.get(Family, seeded.family_id).is_purged
+    assert files_holding(seeded.canaries, path) == []
+    assert [entry.details["families"] for entry in journal(app, "retention_purge")] == [1]
+
+
+def test_the_retention_run_happens_once_a_day_even_when_the_backup_fails(auto_app):
+    folder = services.backup_dir(auto_app)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("a file where the folder should be")  # every backup fails
+    client = auto_app.test_client()
+    for hours in range(5):
+        with time_machine.travel(START + timedelta(hours=hours, minutes=1), tick=False):
+            _request_and_wait(auto_app, client)
+    assert len(journal(auto_app, "retention_purge")) == 1
+    with time_machine.travel(START + timedelta(days=1, minutes=1), tick=False):
+        _request_and_wait(auto_app, client)
+    assert len(journal(auto_app, "retention_purge")) == 2, "and again the next day"
+
+
+def test_a_manual_backup_today_does_not_put_the_retention_run_off(auto_app):
+    with auto_app.app_context():
+        services.create_backup(_db.engine, services.backup_dir(auto_app), START, kind="manual")
+    with time_machine.travel(START + timedelta(hours=1), tick=False):
+        _request_and_wait(auto_app, auto_app.test_client())
+    assert len(journal(auto_app, "retention_purge")) == 1
+    assert [b.kind for b in services.list_backups(services.backup_dir(auto_app))] == ["manual"]

@@ -1,0 +1,22 @@
+"""`flask serve` (R51): the laptop's app listens on the loopback interface unless told otherwise,
+and says so plainly when told otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workshops.backup import serverlock
+from workshops.core import cli
+
+
+def test_serve_listens_on_127_0_0_1_by_default_and_warns_otherwise(app, runner, monkeypatch):
+    served = []
+    monkeypatch.setattr(cli, "serve", lambda wsgi_app, **options: served.append(options))
+    result = runner.invoke(args=["serve", "--port", "5123"])
+    assert result.exit_code == 0, result.output
+    assert served[-1]["host"] == "127.0.0.1" and served[-1]["port"] == 5123
+    assert "other machines of this network" not in result.output
+    result = runner.invoke(args=["serve", "--host", "192.168.1.20"])
+    assert served[-1]["host"] == "192.168.1.20"
+    assert "Warning: listening on 192.168.1.20, so other machines of this network" in result.output
+    assert serverlock.lock_path(Path(app.config["DATABASE_URL"].removeprefix("sqlite:///"))).exists()

@@ -1,0 +1,1 @@
+"""Durability on the laptop: backups (local, exported, restored), start-up checks, banners."""

@@ -1,0 +1,182 @@
+"""`flask backup ...`: make, list, check, export and restore backups of the laptop's database."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from workshops.audit.services import record
+from workshops.backup import export, serverlock, services
+from workshops.backup import files as backup_files
+from workshops.core.db import begin_write, migration_head
+from workshops.core.models import utcnow
+from workshops.extensions import db
+from workshops.sync import erasure_ledger
+
+backup = AppGroup("backup", help="Backups of this laptop's database (docs/backup.md).")
+
+# Tables whose counts `verify` prints first (every other table follows).
+MAIN_TABLES = ("users", "families", "guardians", "children", "workshops", "registrations",
+               "equipment", "handovers", "audit_entries")
+
+
+def _folder() -> Path:
+    return services.backup_dir(current_app)
+
+
+def _database() -> Path:
+    try:
+        return services.database_path(db.engine)
+    except services.BackupError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _passphrase(passphrase_file: Path | None, confirm: bool) -> str:
+    """From the file's first line, else asked for (twice when making an export)."""
+    if passphrase_file is not None:
+        lines = passphrase_file.read_text(encoding="utf-8").splitlines()
+        return lines[0] if lines else ""
+    return click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
+
+
+def _journal(action: str, **fields) -> None:
+    begin_write(db.session)
+    record(db.session, action, now=utcnow(), **fields)
+    db.session.commit()
+
+
+@backup.command("create")
+def create_command() -> None:
+    """Back the database up now into the backup folder (kept until you remove it)."""
+    try:
+        path = services.create_backup(db.engine, _folder(), utcnow(), kind="manual")
+    except services.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    _journal("backup_created", object_type="backup", object_ref=path.name, details={"kind": "manual"})
+    click.echo(f"Backup written: {path}")
+
+
+@backup.command("list")
+def list_command() -> None:
+    """List the backups of the backup folder, newest first."""
+    found = services.list_backups(_folder())
+    if not found:
+        click.echo(f"No backup in {_folder()}.")
+    for item in found:
+        size = f"{item.size / 1e6:8.1f} MB"
+        click.echo(f"{item.taken_dt:%Y-%m-%d %H:%M} UTC  {item.kind:<14} {size}  {item.path}")
+
+
+@contextlib.contextmanager
+def _plain(path: Path, passphrase_file: Path | None):
+    """The backup as a plain SQLite file: itself, or decrypted beside the backups (removed
+    afterwards). Raises ClickException on a wrong passphrase or a damaged export."""
+    if not path.is_file() or not export.is_encrypted(path):
+        yield path
+        return
+    passphrase = _passphrase(passphrase_file, confirm=False)
+    _folder().mkdir(parents=True, exist_ok=True)
+    plain = _folder() / f"incoming-{secrets.token_hex(6)}.decrypted"
+    try:
+        try:
+            export.decrypt_file(path, plain, passphrase)
+        except export.ExportError as error:
+            raise click.ClickException(str(error)) from error
+        yield plain
+    finally:
+        backup_files.remove_database(plain)
+
+
+@backup.command("verify")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="For an exported (encrypted) backup: a file whose first line is the passphrase.")
+def verify_command(path: Path, passphrase_file: Path | None) -> None:
+    """Check a backup: SQLite's integrity check, its schema version, its row counts."""
+    with _plain(path, passphrase_file) as plain:
+        result = services.verify_backup(plain)
+    click.echo(f"Integrity check: {'ok' if result.integrity == ['ok'] else 'FAILED'}")
+    if result.revision:
+        state = "current" if result.revision == migration_head() else "older, upgraded on restore"
+        click.echo(f"Schema revision: {result.revision} ({state if result.is_known_revision else 'unknown'})")
+    ordered = [t for t in MAIN_TABLES if t in result.row_counts]
+    ordered += sorted(set(result.row_counts) - set(ordered))
+    for table in ordered:
+        click.echo(f"  {table:<24} {result.row_counts[table]:>8}")
+    if not result.is_ok:
+        raise click.ClickException(" ".join(result.problems))
+    click.echo("The backup can be restored.")
+
+
+@backup.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="For an exported (encrypted) backup: a file whose first line is the passphrase.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(path: Path, passphrase_file: Path | None, yes: bool) -> None:
+    """Replace the database with a backup (local or exported). Stop the app first. The current
+    database is kept as a before-restore backup; erased households are erased again."""
+    database = _database()
+    if not yes:
+        click.confirm(f"Replace the database {database} with {path.name}? "
+                      "The current one is kept in the backup folder.", abort=True)
+    db.session.remove()
+    db.engine.dispose()
+    with _plain(path, passphrase_file) as plain:
+        try:
+            with serverlock.exclusive(database):
+                result = services.restore_backup(plain, database, backup_dir=_folder(), now=utcnow())
+                db.engine.dispose()
+                if result.verified.revision != migration_head():
+                    upgrade()
+        except serverlock.ServerRunning as error:
+            raise click.ClickException("The app is running on this database: stop it (Ctrl+C in its "
+                                       "window), then run this command again.") from error
+        except services.BackupError as error:
+            raise click.ClickException(f"{error} Nothing was changed.") from error
+    _after_restore(path, result)
+
+
+def _after_restore(path: Path, result: services.RestoreResult) -> None:
+    """Erase again what the ledger lists, journal the restore, say what happened."""
+    begin_write(db.session)
+    erased = erasure_ledger.reapply(db.session, erasure_ledger.ledger_path(current_app.instance_path))
+    # No file name in the journal: an exported file's name was typed by someone.
+    record(db.session, "backup_restored", object_type="backup", now=utcnow(),
+           details={"erased_again": erased,
+                    "families": result.verified.row_counts.get("families", 0)})
+    db.session.commit()
+    click.echo(f"Restored from {path}.")
+    if result.safety_copy:
+        click.echo(f"The database as it was before is kept in {result.safety_copy}.")
+    if erased:
+        click.echo(f"{erased} households erased since that backup were erased again.")
+
+
+@backup.command("export")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the encrypted backup (a USB stick, say).")
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file whose first line is the passphrase (else it is asked for).")
+def export_command(out: Path, passphrase_file: Path | None) -> None:
+    """Write an encrypted backup to take away; only its passphrase opens it again."""
+    passphrase = _passphrase(passphrase_file, confirm=True)
+    try:
+        export.check_passphrase(passphrase)
+    except export.ExportError as error:
+        raise click.ClickException(str(error)) from error
+    _folder().mkdir(parents=True, exist_ok=True)
+    plain = _folder() / f"export-{secrets.token_hex(6)}.snapshot"
+    try:
+        backup_files.snapshot(_database(), plain)
+        export.encrypt_file(plain, out, passphrase)
+    finally:
+        backup_files.remove_database(plain)
+    _journal("export", object_type="backup", details={"encrypted": 1})
+    click.echo(f"Encrypted backup written: {out}. Keep the passphrase apart from the stick.")
