@@ -42,6 +42,18 @@ DEFAULTS: dict[str, Any] = {
     # Login throttling per account name.
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCK_SECONDS": 60,
+    # Failed logins per client address (REMOTE_ADDR only), in memory: then 429.
+    "LOGIN_IP_MAX_FAILURES": 30,
+    "LOGIN_IP_WINDOW_SECONDS": 300,
+    # Application logs in instance/logs: one file a day (UTC), kept this many days.
+    "LOG_RETENTION_DAYS": 365,
+    # Households are anonymised this many months after their last activity (docs/privacy.md).
+    "RETENTION_MONTHS": 24,
+    # The controller named in the privacy notice and the register of processing, and where
+    # families write to exercise their rights (the DPO's address; empty: "ask the conseiller").
+    "PRIVACY_CONTROLLER": "Département de la Vienne",
+    "PRIVACY_CONTACT": "",
+    "LOG_LEVEL": "INFO",
     # Request size limits (uploads of collège lists stay well under this).
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
     "MAX_FORM_MEMORY_SIZE": 500_000,
@@ -55,6 +67,19 @@ DEFAULTS: dict[str, Any] = {
     # "fse_plus" (the EU FSE+ block, black and white) or "none".
     "PRINT_BLANK_ROWS": 5,
     "PRINT_FUNDING": "tne_france2030",
+    # Durability (docs/backup.md). SQLite's quick_check at start: read-only on a damaged file.
+    "INTEGRITY_CHECK": True,
+    # None: on for a laptop, off for a hub and under TESTING. Daily automatic backup, and the
+    # check that the disk holding instance/ is encrypted (a banner for staff when not).
+    "BACKUP_AUTO": None,
+    "DISK_CHECK": None,
+    # Backup folder (default instance/backups); automatic backups kept: the newest of each of
+    # the last BACKUP_KEEP_DAILY days and of each of the last BACKUP_KEEP_WEEKLY weeks.
+    "BACKUP_DIR": None,
+    "BACKUP_KEEP_DAILY": 7,
+    "BACKUP_KEEP_WEEKLY": 4,
+    # Manual and before-restore backups are removed by the retention run after this many days.
+    "BACKUP_RETENTION_DAYS": 90,
     # Reports: a laptop silent for longer than this many days is shown on the collection status.
     "REPORTS_STALE_DEVICE_DAYS": 7,
 }
@@ -81,6 +106,9 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         _laptop_defaults(app)
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = role == "hub"
+    if role == "hub" and "SESSION_COOKIE_NAME" not in (test_config or {}):
+        # HTTPS only: the __Host- prefix makes browsers refuse it without Secure, Path=/ and Domain.
+        app.config["SESSION_COOKIE_NAME"] = "__Host-session"
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
 
 

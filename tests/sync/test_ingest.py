@@ -223,16 +223,30 @@ def test_two_concurrent_posts_of_one_batch_apply_it_once(hub):
 def test_another_batch_under_an_applied_number_is_device_rewound(hub):
     dev = enrolled(hub)
     _, created = new_family(dev, notes="kept")
-    push(hub, dev, batch(dev, 1, [created]))
+    applied = batch(dev, 1, [created])
+    push(hub, dev, applied)
     state = log_state(hub)
     _, other = new_family(dev, notes="from a restored copy")
     status, answer = push(hub, dev, batch(dev, 1, [other]))
     assert (status, answer["error"]) == (409, "device_rewound")
-    same_id_other_content = batch(dev, 1, [other])
+    same_id_other_content = batch(dev, 1, [other], batch_id=applied["batch_id"])
     status, answer = push(hub, dev, same_id_other_content)
     assert (status, answer["error"]) == (409, "device_rewound")
     assert log_state(hub) == state
     assert hub_row(hub, Family, uuid.UUID(other["id"])) is None
+
+
+def test_a_batch_redacted_by_an_erasure_after_a_lost_answer_is_a_duplicate(hub):
+    dev = enrolled(hub)
+    family_id, created = new_family(dev, notes="canary-note")
+    body = batch(dev, 1, [created])
+    status, first = push(hub, dev, body)  # applied; the answer never reached the laptop
+    state = log_state(hub)
+    redacted = {**body, "changes": [{**created, "fields": {**created["fields"], "notes": ""}}],
+                "redacted": True}
+    status, answer = push(hub, dev, redacted)
+    assert (status, answer) == (200, {**first, "status": "duplicate"})
+    assert log_state(hub) == state
 
 
 def test_a_gap_names_the_expected_batch_and_the_laptop_recovers(hub):
@@ -382,6 +396,20 @@ def test_a_laptop_newer_than_the_hub_is_told_the_hub_is_too_old(hub, monkeypatch
 
 
 # ---------- Refusals (d25), partitions, purge ----------
+
+def test_a_nul_character_or_a_huge_number_is_a_bad_value_not_a_crash(hub):
+    """PostgreSQL stores no NUL in text and no integer past 64 bits: such a change is rejected
+    with its reason, on either hub, and the batch goes through."""
+    a = enrolled(hub)
+    family_id, created = new_family(a, notes="avant\x00après")
+    machine = change("equipment", uuid.uuid4(), {"asset_tag": "TNE-0002", "structure_id": str(a.structure_id),
+                                                  "ram_gb": 2**70}, a.stamp(T0 + 1))
+    status, answer = push(hub, a, batch(a, 1, [created, machine]))
+    assert status == 200
+    assert [(item["outcome"], item["reason"]) for item in answer["results"]] == [
+        ("rejected", "bad_value"), ("rejected", "bad_value")]
+    assert hub_row(hub, Family, family_id) is None
+
 
 def test_a_duplicate_asset_tag_is_rejected_and_the_rest_of_the_batch_applied(hub):
     a = enrolled(hub, "A")

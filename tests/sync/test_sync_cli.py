@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import PASSWORD
+from workshops.auth import services as auth_services
 from workshops.extensions import db
-from workshops.families.models import Family
-from workshops.sync import cli, device_services
+from workshops.families.models import Family, Guardian
+from workshops.families.services import FamilyData, GuardianData, create_family
+from workshops.sync import cli, device_services, erasure_ledger
 from workshops.sync.models import Device, HubState, OutboxBatch
 from workshops.sync.transport import AppTransport
 
@@ -88,6 +92,23 @@ def test_new_epoch_changes_the_hubs_epoch(hub):
         assert db.session.get(HubState, 1).epoch != before
 
 
+def test_new_epoch_erases_again_the_households_erased_since_the_backup(hub):
+    """A hub restored from last night's dump has a household back that a manager erased this
+    morning: the ledger in the instance folder (not in the dump) erases it again."""
+    with hub.app_context():
+        manager = auth_services.create_user(db.session, auth_services.NewUser(
+            username="manager-restore", display_name="Manager", password=PASSWORD, role="manager",
+            structure_id=first_structure(hub).id))
+        family = create_family(db.session, FamilyData(guardians=(GuardianData("Awa", "Restauree"),)), manager)
+        db.session.commit()
+        erasure_ledger.append(erasure_ledger.ledger_path(hub.instance_path), family.id, datetime.now(UTC))
+    result = invoke(hub, "new-epoch")
+    assert result.exit_code == 0 and "1 household(s) erased since the backup" in result.output, result.output
+    with hub.app_context():
+        assert db.session.get(Family, family.id).is_purged
+        assert db.session.scalar(select(Guardian.last_name).where(Guardian.family_id == family.id)) == ""
+
+
 def test_commands_of_one_role_refuse_on_the_other(hub, laptop):
     for args in (("device", "list"), ("new-epoch",), ("device", "create", "X", "--structure", "Y")):
         result = invoke(laptop, *args)
@@ -142,12 +163,14 @@ def test_status_warns_about_a_clock_far_from_the_hubs(laptop, pair):
 
 def test_connect_then_run(hub, laptop, hub_transport):
     _device_id, code = create_device(hub)
-    bad = invoke(laptop, "connect", "http://hub.test", "AAAA-AAAA")
+    plain = invoke(laptop, "connect", "http://hub.test", code)
+    assert plain.exit_code == 1 and "must start with https://" in plain.output, plain.output
+    bad = invoke(laptop, "connect", "https://hub.test", "AAAA-AAAA")
     assert bad.exit_code == 1 and "pairing code" in bad.output
-    result = invoke(laptop, "connect", "http://hub.test", code)
+    result = invoke(laptop, "connect", "https://hub.test", code)
     assert result.exit_code == 0, result.output
     assert "Connected" in result.output
-    assert invoke(laptop, "connect", "http://hub.test", code).exit_code == 1
+    assert invoke(laptop, "connect", "https://hub.test", code).exit_code == 1
     with laptop.app_context():
         db.session.add(Family(structure_id=first_structure(laptop).id, commune="Loudun"))
         db.session.commit()

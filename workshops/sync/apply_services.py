@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from workshops.core import clock
 from workshops.core.models import get_device_state, utcnow
-from workshops.sync import purge_services, registry
+from workshops.sync import erasure_ledger, purge_services, registry
 from workshops.sync.device_services import sync_state
 from workshops.sync.models import RejectedChange, SyncExtra, SyncPending
 from workshops.sync.outbox_services import IN_CHUNK, rows_by_id
@@ -63,6 +63,8 @@ def apply_page(db: Session, page: dict) -> int:
             db.info.pop(APPLYING, None)
         else:
             db.info[APPLYING] = previous
+    # A household erased here that the page brought back is erased again, as a local edit (R36).
+    erasure_ledger.reapply_here(db)
     return len(changes)
 
 

@@ -22,7 +22,16 @@ from workshops.auth import queries as auth_queries
 from workshops.core.db import begin_write
 from workshops.core.errors import ValidationFailed
 from workshops.extensions import db
-from workshops.sync import bundle_services, client, device_services, keys, outbox_services, queries, registry
+from workshops.sync import (
+    bundle_services,
+    client,
+    device_services,
+    erasure_ledger,
+    keys,
+    outbox_services,
+    queries,
+    registry,
+)
 from workshops.sync.bundle import BundleRefused
 from workshops.sync.models import Device
 from workshops.sync.tracking_services import hub_state
@@ -110,6 +119,9 @@ def _ms(when) -> str:
 def connect(url: str, code: str) -> None:
     """Connect this laptop to the hub at URL with the pairing CODE shown on the hub."""
     _only("laptop")
+    if not device_services.is_safe_hub_url(url):
+        raise click.ClickException("The hub's address must start with https:// (plain http only to "
+                                   "127.0.0.1): the laptop's key would travel in clear.")
     state = device_services.sync_state(db.session)
     if state.device_id is not None:
         db.session.rollback()
@@ -337,9 +349,13 @@ def device_code(device_id: uuid.UUID) -> None:
 @sync.command("new-epoch")
 def new_epoch() -> None:
     """After restoring the hub's database from a backup: laptops pull again from the start and
-    send again what the hub may have lost."""
+    send again what the hub may have lost; the households erased on the hub since the backup are
+    erased again (the erasure ledger in the instance folder)."""
     _only("hub")
     begin_write(db.session)
     epoch = device_services.new_epoch(db.session)
+    erased = erasure_ledger.reapply(db.session, erasure_ledger.ledger_path(current_app.instance_path))
     _commit()
     click.echo(f"New hub epoch {epoch}: laptops will resend what the backup lost at their next sync.")
+    if erased:
+        click.echo(f"{erased} household(s) erased since the backup were erased again.")

@@ -68,7 +68,9 @@ def ingest(db: Session, device: Device, body: dict, now_ms: int | None = None) -
     seq, batch_id, sha = body["batch_seq"], uuid.UUID(str(body["batch_id"])), merge_rules.batch_sha(body)
     known = db.get(AppliedBatch, (device.id, seq))
     if known is not None:
-        if known.batch_id == batch_id and known.sha256 == sha:
+        # A batch sent again, or its copy redacted by an erasure on the laptop (same id, the
+        # erased people's values wiped: the purge that follows wipes them here too).
+        if known.batch_id == batch_id and (known.sha256 == sha or body.get("redacted") is True):
             return 200, {**known.answer, "status": "duplicate"}
         return _rewound(device, seq)
     if seq <= device.last_batch_seq:
