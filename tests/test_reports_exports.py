@@ -46,7 +46,8 @@ def _as_dict(rows):
 
 @pytest.mark.parametrize("value,expected", [
     ("=1+1", "'=1+1"), ("+33 5 49", "'+33 5 49"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("\tx", "'\tx"), ("\rx", "'\rx"), ("Martin", "Martin"), ("", ""), (-2, -2), (None, None),
+    ("\tx", "'\tx"), ("\rx", "'\rx"), ("\0x", "'\0x"), ("Martin", "Martin"), ("", ""), (-2, -2),
+    (None, None),
 ])
 def test_formula_like_text_gets_an_apostrophe(value, expected):
     assert exports.neutralise(value) == expected
@@ -97,11 +98,24 @@ def test_the_handovers_file_leaves_out_the_voided_one(db, world, fmt, read):
         ("LR-0001", "Given", "Collège Jules Verne"), ("LR-0003", "Lent", "Collège Camille Guérin")]
 
 
+def xlsx_text_cells(body: bytes) -> dict[str, str]:
+    """Every text-like cell of the first sheet: its value -> its type ("s" text, "f" formula)."""
+    book = openpyxl.load_workbook(io.BytesIO(body))
+    found = {cell.value: cell.data_type for row in book.worksheets[0].iter_rows() for cell in row
+             if isinstance(cell.value, str)}
+    book.close()
+    return found
+
+
 @pytest.mark.parametrize("fmt,read", [("csv", read_csv), ("xlsx", read_xlsx)])
 def test_a_formula_typed_as_a_title_stays_text_and_nobody_is_named(db, world, fmt, read):
     for kind in ("ateliers", "attendance"):
-        cells = [cell for row in read(_export(db, world, kind, fmt)[0]) for cell in row]
-        assert "'" + HOSTILE in cells and HOSTILE not in cells
+        body = _export(db, world, kind, fmt)[0]
+        cells = [cell for row in read(body) for cell in row]
+        if fmt == "csv":
+            assert "'" + HOSTILE in cells and HOSTILE not in cells
+        else:  # the exact text, in a cell typed as text: never a formula
+            assert xlsx_text_cells(body)[HOSTILE] == "s"
         assert not any(isinstance(cell, str) and ("Martin" in cell or "Awa" in cell) for cell in cells)
 
 
@@ -121,3 +135,11 @@ def test_the_command_line_refuses_a_reversed_period(runner, tmp_path, world):
                                  "--to", "2026-01-01", "--out", str(tmp_path / "x.xlsx"), "--as", "alex"])
     assert result.exit_code == 1 and "--from is after --to" in result.output
     assert not (tmp_path / "x.xlsx").exists()
+
+
+@pytest.mark.parametrize("fmt,read", [("csv", read_csv), ("xlsx", read_xlsx)])
+def test_leading_rows_go_above_the_headers_and_are_neutralised(fmt, read):
+    table = exports.Table("Sheet", ["Name"], [["Martin"]], leading=[["A title"], [HOSTILE]])
+    body = exports.to_csv(table) if fmt == "csv" else exports.to_xlsx([table])
+    hostile = "'" + HOSTILE if fmt == "csv" else HOSTILE  # XLSX: a text cell, exactly
+    assert read(body) == [["A title"], [hostile], ["Name"], ["Martin"]]

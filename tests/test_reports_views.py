@@ -10,11 +10,14 @@ from datetime import timedelta
 import pytest
 import time_machine
 from flask_migrate import stamp
+from sqlalchemy import select
 
 from tests.conftest import PASSWORD
+from tests.login_helpers import log_in
 from tests.test_reports_exports import read_csv
 from tests.test_reports_queries import NOW, build_reports_world
 from workshops import create_app
+from workshops.audit.models import AuditEntry
 from workshops.auth import services as auth_services
 from workshops.extensions import db as _db
 from workshops.sync.models import Device
@@ -28,7 +31,7 @@ def _login(app, client, role, structure_id=None, username=None):
             username=username or role + "-web", display_name=role.title(), password=PASSWORD, role=role,
             structure_id=structure_id))
         _db.session.commit()
-    response = client.post("/login", data={"username": username or role + "-web", "password": PASSWORD})
+    response = log_in(app, client, username or role + "-web")  # with a code on a hub
     assert response.status_code == 302
 
 
@@ -115,6 +118,20 @@ def test_the_download_links_give_the_period_and_filters(app, client, world):
         'attachment; filename="attendance-2026-01-01-2026-06-30.csv"'
     rows = read_csv(response.data)
     assert len(rows) == 5 and sum(int(row[4]) for row in rows[1:]) == 6
+    with app.app_context():
+        entry, = _db.session.scalars(select(AuditEntry).where(AuditEntry.action == "export"))
+        assert (entry.object_ref, entry.details) == (
+            "attendance", {"format": "csv", "from": "2026-01-01", "to": "2026-06-30"})
+
+
+def test_the_dashboard_links_to_the_two_printed_reports_with_its_filters(app, client, world):
+    _login(app, client, "manager")
+    html = client.get("/rapports", query_string=PERIOD_ARGS).get_data(as_text=True)
+    for path in ("/rapports/indicateurs.pdf", "/rapports/fiches-cra.pdf"):
+        link = re.search(rf'href="({re.escape(path)}\?[^"]*)"', html).group(1).replace("&amp;", "&")
+        assert "date_from=2026-01-01" in link and "date_to=2026-06-30" in link
+        response = client.get(link)
+        assert response.status_code == 200 and response.mimetype == "application/pdf", path
 
 
 def test_an_unknown_export_is_not_found(app, client, travel):

@@ -31,7 +31,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from workshops.auth.models import Structure, User
@@ -114,30 +114,31 @@ def list_cra_sheets(db: Session, filters: Filters, now: datetime, *,
                     workshop_ids: list[uuid.UUID] | None = None) -> list[CraSheet]:
     """The reports of the ateliers held in the period within the filters (the caller scopes them
     with `Filters.for_user`), by start; only those of `workshop_ids` when given."""
-    query = (select(Workshop.id, Workshop.start_dt, Workshop.end_dt, Workshop.title, Workshop.kind,
-                    Workshop.level, Workshop.thematiques, Venue.name, Venue.address, Venue.postcode,
-                    Venue.commune, Structure.name)
-             .join(Venue, Venue.id == Workshop.venue_id)
-             .join(Structure, Structure.id == Workshop.structure_id)
-             .where(*workshop_conditions(filters, now))
-             .order_by(Workshop.start_dt, Workshop.title))
+    conditions = list(workshop_conditions(filters, now))
     if workshop_ids is not None:
-        query = query.where(Workshop.id.in_(workshop_ids))
-    ateliers = db.execute(query).all()
-    ids = [row[0] for row in ateliers]
-    counts = _participants(db, ids, {row[0]: row[1] for row in ateliers})
-    animators = _animators(db, ids)
+        conditions.append(Workshop.id.in_(workshop_ids))
+    held = select(Workshop.id).join(Venue, Venue.id == Workshop.venue_id).where(*conditions)
+    ateliers = db.execute(
+        select(_raw(Workshop.id), Workshop.id, Workshop.start_dt, Workshop.end_dt, Workshop.title,
+               Workshop.kind, Workshop.level, Workshop.thematiques, Venue.name, Venue.address,
+               Venue.postcode, Venue.commune, Structure.name)
+        .join(Venue, Venue.id == Workshop.venue_id)
+        .join(Structure, Structure.id == Workshop.structure_id)
+        .where(*conditions)
+        .order_by(Workshop.start_dt, Workshop.title)).all()
+    counts = _participants(db, held, {row[0]: row[2] for row in ateliers})
+    animators = _animators(db, held)
     sheets = []
-    for (workshop_id, start, end, title, kind, level, thematiques, venue, address, postcode,
+    for (key, workshop_id, start, end, title, kind, level, thematiques, venue, address, postcode,
          commune, structure) in ateliers:
-        found = counts[workshop_id]
+        found = counts[key]
         anonymous = sum(found.age.values())
         sheets.append(CraSheet(
             workshop_id=workshop_id, day=to_local(start).date(),
             minutes=int((end - start).total_seconds() // 60), title=title, kind=kind, level=level,
             thematiques=tuple(thematiques or ()), materiel=MATERIEL_OF_KIND.get(kind, ()), venue=venue,
             address=address, postcode=postcode, commune=commune, structure=structure,
-            animators=tuple(animators.get(workshop_id, ())), named=tuple(found.named),
+            animators=tuple(animators.get(key, ())), named=tuple(found.named),
             already_accompanied=found.already,
             by_gender={code: anonymous if code == UNKNOWN else 0 for code in GENDERS},
             by_age={code: found.age[code] for code in AGE_BRACKETS},
@@ -145,73 +146,84 @@ def list_cra_sheets(db: Session, filters: Filters, now: datetime, *,
     return sheets
 
 
-def _participants(db: Session, ids: list[uuid.UUID], starts: dict[uuid.UUID, datetime]
-                  ) -> defaultdict[uuid.UUID, _Counts]:
-    counts: defaultdict[uuid.UUID, _Counts] = defaultdict(_Counts)
-    if not ids:
-        return counts
+def _raw(column):
+    """A UUID column read as the database stores it: the rows of a year are counted and grouped
+    by these keys, and converting tens of thousands of them to UUID objects would cost more than
+    the queries."""
+    return type_coerce(column, String)
+
+
+def _participants(db: Session, held: Select, starts: dict[str, datetime]) -> defaultdict[str, _Counts]:
+    counts: defaultdict[str, _Counts] = defaultdict(_Counts)
     present = db.execute(
-        select(Registration.workshop_id, Registration.family_id, Registration.adults_present,
-               Registration.children_present, Family.has_naming_consent, Family.commune)
+        select(_raw(Registration.workshop_id), _raw(Registration.family_id), Registration.adults_present,
+               Registration.children_present, Family.has_naming_consent)
         .join(Family, Family.id == Registration.family_id)
-        .where(Registration.workshop_id.in_(ids), Registration.status == PRESENT,
+        .where(Registration.workshop_id.in_(held), Registration.status == PRESENT,
                Registration.deleted_dt.is_(None))).all()
-    families = {row.family_id for row in present}
-    first_seen = _first_presence(db, families)
-    guardians = _guardians(db, {row.family_id for row in present if row.has_naming_consent})
-    for row in present:
-        found = counts[row.workshop_id]
-        named = guardians.get(row.family_id, [])[:row.adults_present] if row.has_naming_consent else []
-        found.named += [NamedParticipant(g.id, g.last_name, g.first_name, g.phone, g.email,
-                                         GENDER_OF_RELATION.get(g.relation, UNKNOWN), row.commune)
-                        for g in named]
-        adults, children = row.adults_present - len(named), row.children_present
+    first_seen = _first_presence(db, held)
+    guardians = _guardians(db, held)
+    for workshop_key, family_key, adults, children, consent in present:
+        found = counts[workshop_key]
+        if consent:
+            named = guardians.get(family_key, ())[:adults]
+            found.named += named
+            adults -= len(named)
         found.age[UNKNOWN] += adults + children
         found.status[UNKNOWN] += adults
         found.status[CHILD_STATUS] += children
-        if first_seen[row.family_id] < starts[row.workshop_id]:
+        if first_seen[family_key] < starts[workshop_key]:
             found.already += adults + children
-    for workshop_id, bracket, status, number in db.execute(
-            select(AnonymousHeadcount.workshop_id, AnonymousHeadcount.age_bracket,
+    for workshop_key, bracket, status, number in db.execute(
+            select(_raw(AnonymousHeadcount.workshop_id), AnonymousHeadcount.age_bracket,
                    AnonymousHeadcount.social_status, AnonymousHeadcount.count)
-            .where(AnonymousHeadcount.workshop_id.in_(ids), AnonymousHeadcount.deleted_dt.is_(None))):
-        counts[workshop_id].age[bracket] += number
-        counts[workshop_id].status[status] += number
+            .where(AnonymousHeadcount.workshop_id.in_(held), AnonymousHeadcount.deleted_dt.is_(None))):
+        counts[workshop_key].age[bracket] += number
+        counts[workshop_key].status[status] += number
     return counts
 
 
-def _first_presence(db: Session, families: set[uuid.UUID]) -> dict[uuid.UUID, datetime]:
-    """When each family was first present at an atelier (any structure, any time)."""
-    if not families:
-        return {}
+def _present_families(held: Select) -> Select:
+    return select(Registration.family_id).where(
+        Registration.workshop_id.in_(held), Registration.status == PRESENT, Registration.deleted_dt.is_(None))
+
+
+def _first_presence(db: Session, held: Select) -> dict[str, datetime]:
+    """When each family present in these ateliers was first present at one (any structure, any
+    time): its people are "already accompanied" at a later atelier."""
     return dict(db.execute(
-        select(Registration.family_id, func.min(Workshop.start_dt))
+        select(_raw(Registration.family_id), func.min(Workshop.start_dt))
         .join(Workshop, Workshop.id == Registration.workshop_id)
-        .where(Registration.family_id.in_(families), Registration.status == PRESENT,
+        .where(Registration.family_id.in_(_present_families(held)), Registration.status == PRESENT,
                Registration.deleted_dt.is_(None), Workshop.deleted_dt.is_(None),
                Workshop.status != "cancelled")
         .group_by(Registration.family_id)).all())
 
 
-def _guardians(db: Session, families: set[uuid.UUID]) -> dict[uuid.UUID, list[Guardian]]:
-    found: dict[uuid.UUID, list[Guardian]] = defaultdict(list)
-    if families:
-        for guardian in db.scalars(select(Guardian).where(
-                Guardian.family_id.in_(families), Guardian.deleted_dt.is_(None))
-                .order_by(Guardian.family_id, Guardian.position)):
-            found[guardian.family_id].append(guardian)
+def _guardians(db: Session, held: Select) -> dict[str, list[NamedParticipant]]:
+    """The live guardians of the families present that agreed to be named, by family, in order."""
+    named_families = select(Family.id).where(Family.id.in_(_present_families(held)),
+                                             Family.has_naming_consent.is_(True))
+    found: dict[str, list[NamedParticipant]] = defaultdict(list)
+    for family_key, guardian_id, last, first, phone, email, relation, commune in db.execute(
+            select(_raw(Guardian.family_id), Guardian.id, Guardian.last_name, Guardian.first_name,
+                   Guardian.phone, Guardian.email, Guardian.relation, Family.commune)
+            .join(Family, Family.id == Guardian.family_id)
+            .where(Guardian.family_id.in_(named_families), Guardian.deleted_dt.is_(None))
+            .order_by(Guardian.family_id, Guardian.position)):
+        found[family_key].append(NamedParticipant(guardian_id, last, first, phone, email,
+                                                  GENDER_OF_RELATION.get(relation, UNKNOWN), commune))
     return found
 
 
-def _animators(db: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
-    found: dict[uuid.UUID, list[str]] = defaultdict(list)
-    if ids:
-        for workshop_id, name in db.execute(
-                select(WorkshopAnimator.workshop_id, User.display_name)
-                .join(User, User.id == WorkshopAnimator.user_id)
-                .where(WorkshopAnimator.workshop_id.in_(ids), WorkshopAnimator.deleted_dt.is_(None))
-                .order_by(User.display_name)):
-            found[workshop_id].append(name)
+def _animators(db: Session, held: Select) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = defaultdict(list)
+    for workshop_key, name in db.execute(
+            select(_raw(WorkshopAnimator.workshop_id), User.display_name)
+            .join(User, User.id == WorkshopAnimator.user_id)
+            .where(WorkshopAnimator.workshop_id.in_(held), WorkshopAnimator.deleted_dt.is_(None))
+            .order_by(User.display_name)):
+        found[workshop_key].append(name)
     return found
 
 

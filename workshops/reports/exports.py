@@ -1,9 +1,12 @@
 """Exports of the reports as CSV (UTF-8 with BOM, `;`, CRLF: French Excel opens it as is) and
-XLSX (openpyxl): ateliers, attendance, handovers and indicators of a period.
+XLSX (openpyxl): ateliers, attendance, handovers and indicators of a period, and for La Coop the
+activity report of each atelier held ("cra") and the beneficiaries workbook in its import layout.
 
-A text cell that a spreadsheet would read as a formula (starting with = + - @, a tab or a
-carriage return) gets a leading apostrophe, so a name typed as "=HYPERLINK(...)" stays text.
-National codes (thématiques, age brackets, statuses) are written verbatim.
+In a CSV, a text cell that a spreadsheet would read as a formula (starting with = + - @, a tab,
+a carriage return or a NUL) gets a leading apostrophe, so a name typed as "=HYPERLINK(...)"
+stays text. In an XLSX, text is written in cells typed as text, exactly as it is.
+National codes (thématiques, age brackets, statuses) are written verbatim. Only the two La Coop
+files name people, and only guardians whose family agreed (`cra_queries`).
 """
 
 from __future__ import annotations
@@ -11,38 +14,57 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask_babel import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from sqlalchemy.orm import Session
 
 from workshops.auth.forms import STRUCTURE_KIND_LABELS
 from workshops.auth.models import User
+from workshops.core.i18n import format_date
 from workshops.core.taxonomy import AGE_BRACKETS, SOCIAL_STATUSES
 from workshops.equipment.forms import GRADE_LABELS, KIND_LABELS
 from workshops.equipment.queries import OVERDUE
+from workshops.families.importers import FORMULA_STARTS
+from workshops.families.normalize import display_phone
+from workshops.reports.cra_queries import (
+    GENDER_LETTERS,
+    GENDERS,
+    Beneficiary,
+    CraSheet,
+    list_beneficiaries,
+    list_cra_sheets,
+)
 from workshops.reports.export_queries import AtelierRow, list_atelier_rows, list_handover_rows
-from workshops.reports.forms import HANDOVER_MODE_LABELS
+from workshops.reports.forms import GENDER_LABELS, HANDOVER_MODE_LABELS, KIND_FORMATS
 from workshops.reports.queries import Filters, Indicators, get_indicators
 from workshops.scheduling.forms import WORKSHOP_KIND_LABELS, WORKSHOP_STATUS_LABELS
 from workshops.scheduling.localtime import to_local
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MIME_TYPES = {"csv": "text/csv; charset=utf-8",
               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 Cell = str | int | float | date | datetime | None
+# La Coop's beneficiaries import (shared/research/mission-anchors.md, (a) 1): this sheet name,
+# columns A-J with these headers in row 3, data from row 4. The import reads them in French
+# whatever the language of the screen: never translated.
+BENEFICIARIES_SHEET = "Bénéficiaires"
+BENEFICIARIES_HEADERS = ["Nom", "Prénom", "Année de naissance", "Nom de la commune", "Code INSEE",
+                         "Code postal", "N° de téléphone", "E-mail", "Genre", "Notes supplémentaires"]
 
 
 @dataclass(frozen=True)
 class Table:
-    """One sheet: a title (the XLSX sheet name), its headers and its rows."""
+    """One sheet: a title (the XLSX sheet name), its headers and its rows; `leading` rows (a
+    title, a line of instructions) go above the headers."""
 
     title: str
     headers: list[str]
     rows: list[list[Cell]]
+    leading: list[list[Cell]] = field(default_factory=list)
 
 
 def neutralise(value: Cell) -> Cell:
@@ -56,6 +78,8 @@ def to_csv(table: Table) -> bytes:
     """The table as CSV for French Excel: BOM, semicolons, CRLF; dates as ISO text."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    for row in table.leading:
+        writer.writerow([_csv_cell(value) for value in row])
     writer.writerow([neutralise(h) for h in table.headers])
     for row in table.rows:
         writer.writerow([_csv_cell(value) for value in row])
@@ -71,16 +95,25 @@ def _csv_cell(value: Cell) -> Cell:
 
 
 def to_xlsx(tables: Sequence[Table]) -> bytes:
-    """The tables as one workbook, a sheet each (write-only mode: fast and lean)."""
+    """The tables as one workbook, a sheet each (write-only mode: fast and lean). Text goes into
+    cells typed as text: "=HYPERLINK(...)" stays those characters, never a formula, and a
+    "+32 470 ..." phone keeps its exact value (no apostrophe for La Coop's import to choke on)."""
     book = Workbook(write_only=True)
     for table in tables:
         sheet = book.create_sheet(title=table.title[:31])
-        sheet.append([neutralise(h) for h in table.headers])
-        for row in table.rows:
-            sheet.append([neutralise(value) for value in row])
+        for row in (*table.leading, table.headers, *table.rows):
+            sheet.append([_xlsx_cell(sheet, value) for value in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _xlsx_cell(sheet, value: Cell):
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"  # openpyxl would read a leading "=" as a formula
+    return cell
 
 
 def _local(moment: datetime) -> datetime:
@@ -162,21 +195,69 @@ def indicators_table(figures: Indicators, filters: Filters) -> Table:
         [str(label), code, value] for label, code, value in rows])
 
 
+def _cra_headers() -> list[str]:
+    # Translators: the French of each header is La Coop's own label for that field.
+    return [_("Date"), _("Type"), _("Atelier name"), _("Duration (min)"), _("Place type"), _("Place name"),
+            _("Address"), _("Commune"), _("Postcode"), _("Support themes"), _("Digital equipment used"),
+            _("Atelier level"), _("Structure"), _("Conseillers"), _("Participants"),
+            _("Followed beneficiaries"), _("Followed beneficiaries (names)"), _("Anonymous participants"),
+            _("Already accompanied"),
+            *(_("Anonymous, gender: %(gender)s (%(code)s)", gender=GENDER_LABELS[code], code=code)
+              for code in GENDERS),
+            *_bracket_headers(),
+            *(_("Anonymous %(status)s (%(code)s)", status=label, code=code)
+              for code, label in SOCIAL_STATUSES.items())]
+
+
+def cra_table(sheets: list[CraSheet]) -> Table:
+    """One row per atelier held, in La Coop's collective activity fields (codes verbatim); the
+    named participants as "NOM Prénom; ..."."""
+    return Table(_("La Coop activities"), _cra_headers(), [
+        [s.day, s.activity_type, s.title, s.minutes, s.place_type, s.venue, s.address, s.commune,
+         s.postcode, ", ".join(s.thematiques), ", ".join(s.materiel), s.level or "", s.structure,
+         ", ".join(s.animators), s.participants, len(s.named),
+         "; ".join(f"{p.last_name.upper()} {p.first_name}" for p in s.named), s.anonymous,
+         s.already_accompanied, *(s.by_gender[code] for code in GENDERS),
+         *(s.by_age[code] for code in AGE_BRACKETS), *(s.by_status[code] for code in SOCIAL_STATUSES)]
+        for s in sheets])
+
+
+def beneficiaries_table(people: list[Beneficiary], filters: Filters) -> Table:
+    """La Coop's beneficiaries import: a title and an instruction line, La Coop's headers in row 3,
+    one guardian a row from row 4 (no year of birth, INSEE code, postcode nor notes: never stored
+    or never shared)."""
+    leading = [
+        [_("Beneficiaries to import into La Coop, ateliers from %(start)s to %(end)s",
+           start=format_date(filters.date_from), end=format_date(filters.date_to))],
+        [_("Families who agreed to be named. Import this sheet as is (data from row 4), then delete "
+           "the file: it holds names and phone numbers.")]]
+    return Table(BENEFICIARIES_SHEET, BENEFICIARIES_HEADERS, [
+        [b.person.last_name, b.person.first_name, None, b.person.commune or None, None, None,
+         display_phone(b.person.phone) or None, b.person.email or None, GENDER_LETTERS[b.person.gender],
+         None] for b in people], leading)
+
+
 def build_table(kind: str, db: Session, user: User, filters: Filters, now: datetime, today: date) -> Table:
-    """The table of one export kind ("ateliers", "attendance", "handovers", "indicators")."""
+    """The table of one export kind (forms.EXPORT_KINDS)."""
     scoped = filters.for_user(user)
     builders: dict[str, Callable[[], Table]] = {
         "ateliers": lambda: ateliers_table(list_atelier_rows(db, scoped, now)),
         "attendance": lambda: attendance_table(list_atelier_rows(db, scoped, now, held=True)),
         "handovers": lambda: handovers_table(db, scoped, now),
         "indicators": lambda: indicators_table(get_indicators(db, user, filters, now, today), scoped),
+        "cra": lambda: cra_table(list_cra_sheets(db, scoped, now)),
+        "beneficiaries": lambda: beneficiaries_table(list_beneficiaries(list_cra_sheets(db, scoped, now)),
+                                                     scoped),
     }
     return builders[kind]()
 
 
 def export(kind: str, fmt: str, db: Session, user: User, filters: Filters, now: datetime,
            today: date) -> tuple[bytes, str, str]:
-    """(file bytes, MIME type, file name) of an export; raises KeyError on an unknown kind."""
+    """(file bytes, MIME type, file name) of an export; raises KeyError on an unknown kind and
+    ValueError on a format the kind does not come in (the beneficiaries workbook is XLSX only)."""
+    if fmt not in KIND_FORMATS[kind]:
+        raise ValueError(f"The {kind} export exists as {' or '.join(KIND_FORMATS[kind]).upper()} only.")
     table = build_table(kind, db, user, filters, now, today)
     body = to_csv(table) if fmt == "csv" else to_xlsx([table])
     name = f"{kind}-{filters.date_from.isoformat()}-{filters.date_to.isoformat()}.{fmt}"

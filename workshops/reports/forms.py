@@ -16,13 +16,25 @@ from workshops.reports.queries import Filters
 
 # How many months the dashboard shows when no period is chosen.
 DEFAULT_MONTHS = 12
-EXPORT_KINDS = ("ateliers", "attendance", "handovers", "indicators")
+EXPORT_KINDS = ("ateliers", "attendance", "handovers", "indicators", "cra", "beneficiaries")
 EXPORT_FORMATS = ("xlsx", "csv")
+# La Coop imports the beneficiaries workbook as XLSX only.
+KIND_FORMATS = {**dict.fromkeys(EXPORT_KINDS, EXPORT_FORMATS), "beneficiaries": ("xlsx",)}
 
 # Translators: how a machine went to a family.
 HANDOVER_MODE_LABELS = {"gift": _l("Given"), "loan": _l("Lent")}
 EXPORT_KIND_LABELS = {"ateliers": _l("Ateliers"), "attendance": _l("Attendance"),
-                      "handovers": _l("Computers handed over"), "indicators": _l("Indicators")}
+                      "handovers": _l("Computers handed over"), "indicators": _l("Indicators"),
+                      "cra": _l("Activity reports for La Coop"),
+                      "beneficiaries": _l("Beneficiaries for La Coop")}
+# What the La Coop files are for, shown under their links.
+EXPORT_KIND_HELP = {
+    "cra": _l("One row per atelier held, already in La Coop's fields: to enter each atelier in La Coop."),
+    "beneficiaries": _l("Families who agreed to be named, in La Coop's import layout; contains names and "
+                        "phone numbers: keep it safe and delete it after the import."),
+}
+# La Coop `Genre` of the anonymous participants' counters.
+GENDER_LABELS = {"masculin": _l("Male"), "feminin": _l("Female"), "non_communique": _l("Not given")}
 
 FIELDS = ("epci", "structure", "venue", "college", "conseiller")
 

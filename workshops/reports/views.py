@@ -12,6 +12,7 @@ from datetime import datetime
 from flask import Blueprint, Response, abort, current_app, g, render_template, request
 from flask_babel import gettext as _
 
+from workshops.audit.apart import record_apart
 from workshops.auth.forms import STRUCTURE_KIND_LABELS
 from workshops.core.i18n import format_date
 from workshops.core.models import utcnow
@@ -22,10 +23,11 @@ from workshops.equipment.queries import OVERDUE
 from workshops.extensions import db
 from workshops.reports import charts, exports, queries, status_queries
 from workshops.reports.forms import (
-    EXPORT_FORMATS,
+    EXPORT_KIND_HELP,
     EXPORT_KIND_LABELS,
     EXPORT_KINDS,
     HANDOVER_MODE_LABELS,
+    KIND_FORMATS,
     FilterForm,
 )
 from workshops.scheduling.forms import WORKSHOP_KIND_LABELS
@@ -80,8 +82,8 @@ def dashboard():
     figures = queries.get_indicators(db.session, g.user, filters, now, local_today(now))
     return render_template(
         "reports/dashboard.html", form=form, filters=filters, figures=figures,
-        export_args=form.query_args(filters), export_kinds=EXPORT_KINDS, export_formats=EXPORT_FORMATS,
-        export_labels=EXPORT_KIND_LABELS, kind_labels=WORKSHOP_KIND_LABELS,
+        export_args=form.query_args(filters), export_kinds=EXPORT_KINDS, export_formats=KIND_FORMATS,
+        export_labels=EXPORT_KIND_LABELS, export_help=EXPORT_KIND_HELP, kind_labels=WORKSHOP_KIND_LABELS,
         structure_labels=STRUCTURE_KIND_LABELS, machine_labels=KIND_LABELS, grade_labels=GRADE_LABELS,
         mode_labels=HANDOVER_MODE_LABELS, brackets=AGE_BRACKETS, statuses=SOCIAL_STATUSES,
         overdue=OVERDUE, **_charts(filters, now), **_collection(filters, now))
@@ -90,13 +92,17 @@ def dashboard():
 @bp.route("/rapports/export")
 @roles_required("conseiller", "manager", "admin")
 def download():
-    """?kind=ateliers|attendance|handovers|indicators&format=xlsx|csv plus the dashboard's filters."""
+    """?kind=<forms.EXPORT_KINDS>&format=xlsx|csv plus the dashboard's filters; 404 for a format
+    the kind does not come in (the beneficiaries workbook is XLSX only)."""
     kind = request.args.get("kind", "indicators")
     fmt = request.args.get("format", "csv")
-    if kind not in EXPORT_KINDS or fmt not in EXPORT_FORMATS:
+    if fmt not in KIND_FORMATS.get(kind, ()):
         abort(404)
     _, filters = _form()
     now = utcnow()
     body, mimetype, name = exports.export(kind, fmt, db.session, g.user, filters, now, local_today(now))
+    record_apart(db.engine, "export", actor_id=g.user.id, object_type="report", object_ref=kind,
+                 details={"format": fmt, "from": filters.date_from.isoformat(),
+                          "to": filters.date_to.isoformat()})
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
