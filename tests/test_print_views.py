@@ -177,6 +177,9 @@ def test_the_atelier_family_and_handover_pages_link_to_their_documents(client, d
     family = client.get(f"/families/{desk.haddad}").get_data(as_text=True)
     assert f"/familles/{desk.haddad}/carnet?langue=ar" in family
     assert f"/ateliers/{desk.workshop}/familles/{desk.haddad}/guide?langue=ar" in family
+    assert "/confidentialite/notice.pdf?langue=ar" in family, "the privacy notice in its language"
+    checkin = client.get(f"/ateliers/{desk.workshop}/checkin").get_data(as_text=True)
+    assert 'href="/confidentialite"' in checkin, "the notice at hand when a walk-in is added"
     assert f"/remises/{desk.handover}/recu" in client.get(f"/remises/{desk.handover}").get_data(as_text=True)
 
 

@@ -1,6 +1,8 @@
 """The printed documents over the web: each one as an inline PDF, the atelier's print page,
 "print everything for this atelier" (rendered by a child process, printing/batch.py) with its
-progress, and the print links of the atelier and family pages.
+progress, the print links of the atelier and family pages, and the reports on paper: La Coop's
+activity report (fiche CRA) of an atelier or of every atelier in the dashboard's filters, and
+the funders' one-page indicators report.
 
 Every PDF is made in memory and sent with `Cache-Control: no-store` and a file name without
 personal data. Another structure's atelier, family or handover is "not found" (404).
@@ -23,13 +25,17 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from workshops.audit.apart import record_apart
 from workshops.core.forms import parse_uuid
+from workshops.core.models import utcnow
+from workshops.core.security import roles_required
 from workshops.equipment import handover_queries
 from workshops.extensions import db
 from workshops.families import queries as family_queries
 from workshops.families.family_panels import register_family_panel
+from workshops.families.notices import CURRENT_NOTICE, NOTICE_TEMPLATES, notice_template
 from workshops.families.registration_queries import PLACE_STATUSES, sheet_order_roster
-from workshops.printing import batch, pdf
+from workshops.printing import batch, pdf, report_documents
 from workshops.printing.documents import (
     NotAttended,
     certificate_document,
@@ -38,7 +44,11 @@ from workshops.printing.documents import (
     summary_document,
 )
 from workshops.printing.notebooks import guide_document, notebook_document
+from workshops.printing.notice import notice_document, notice_html
+from workshops.reports import queries as report_queries
+from workshops.reports.forms import FilterForm
 from workshops.scheduling import queries as scheduling_queries
+from workshops.scheduling.localtime import local_today
 from workshops.scheduling.panels import Panel, register_panel
 
 bp = Blueprint("printing", __name__)
@@ -137,6 +147,11 @@ def receipt(handover_id):
 
 # ---------- The atelier's print page ----------
 
+def is_held(workshop) -> bool:
+    """Whether the atelier took place (ended, not cancelled), as the reports count it."""
+    return workshop.status != "cancelled" and workshop.end_dt <= utcnow()
+
+
 def _print_rows(workshop):
     """The families holding a place, in the sheet's order, each with its print language."""
     return [(row, pdf.languages_of([row.language])) for row in sheet_order_roster(db.session, workshop)
@@ -148,7 +163,7 @@ def print_page(workshop_id):
     workshop = _workshop(workshop_id)
     return render_template("printing/print.html", workshop=workshop, rows=_print_rows(workshop),
                            languages=LANGUAGE_LABELS, blank_rows=current_app.config["PRINT_BLANK_ROWS"],
-                           job=batch.job_of(g.user.id, workshop.id))
+                           job=batch.job_of(g.user.id, workshop.id), is_held=is_held(workshop))
 
 
 # ---------- Print everything: a child process renders, the browser follows ----------
@@ -188,12 +203,92 @@ def batch_pdf(workshop_id):
     return pdf_response(job.pdf, job.filename)
 
 
+# ---------- The reports on paper (same roles and filters as /rapports) ----------
+
+REPORT_ROLES = ("conseiller", "manager", "admin")
+
+
+def _report_filters(now) -> report_queries.Filters:
+    """The dashboard's filters from the query string (reports.forms.FilterForm.query_args)."""
+    form = FilterForm(request.args)
+    form.validate()
+    return form.to_filters(local_today(now))
+
+
+@bp.route("/ateliers/<uuid:workshop_id>/fiche-cra.pdf")
+@roles_required(*REPORT_ROLES)
+def cra_sheet(workshop_id):
+    """La Coop's activity report of one atelier; a message page (200) until it is held."""
+    workshop = _workshop(workshop_id)
+    document = report_documents.cra_sheet_document(db.session, g.user, workshop, utcnow())
+    if document is None:
+        return render_template("printing/unavailable.html", workshop=workshop,
+                               title=_("La Coop activity report"),
+                               message=_("The La Coop activity report of an atelier exists once the atelier "
+                                         "is held: when it has ended and was not cancelled."))
+    # It names the guardians who agreed to be named: an export of personal data.
+    record_apart(db.engine, "export", actor_id=g.user.id, object_type="workshop", object_ref=str(workshop.id),
+                 details={"format": "pdf", "report": "cra"})
+    return _send(document)
+
+
+@bp.route("/rapports/fiches-cra.pdf")
+@roles_required(*REPORT_ROLES)
+def cra_sheets():
+    """One La Coop activity report per atelier held in the dashboard's filters."""
+    now = utcnow()
+    document = report_documents.cra_sheets_document(db.session, g.user, _report_filters(now), now)
+    if document is None:
+        return render_template("printing/no_report.html", title=_("La Coop activity reports"),
+                               message=_("No atelier held in this period with these filters: there is no "
+                                         "activity report to print. Choose a longer period or remove a "
+                                         "filter; an atelier counts once it has ended."))
+    filters = _report_filters(now)
+    record_apart(db.engine, "export", actor_id=g.user.id, object_type="report", object_ref="cra_sheets",
+                 details={"format": "pdf", "from": filters.date_from.isoformat(),
+                          "to": filters.date_to.isoformat()})
+    return _send(document)
+
+
+@bp.route("/rapports/indicateurs.pdf")
+@roles_required(*REPORT_ROLES)
+def funders_report():
+    """The funders' one-page indicators report for the dashboard's filters."""
+    now = utcnow()
+    return _send(report_documents.funders_document(db.session, g.user, _report_filters(now), now,
+                                                   local_today(now)))
+
+
+# ---------- The privacy notice for families ----------
+
+@bp.route("/confidentialite")
+def notice_page():
+    """The privacy notice on screen, to read with a family, in French, English or Arabic, with
+    the links to print it; `?version=` shows an earlier wording a family was given."""
+    language = _language("fr")
+    version = request.args.get("version", CURRENT_NOTICE)
+    if notice_template(version) is None:
+        abort(404)
+    return render_template("printing/notice.html", language=language, version=version,
+                           current=CURRENT_NOTICE, versions=sorted(NOTICE_TEMPLATES, reverse=True),
+                           languages=LANGUAGE_LABELS, text=notice_html(language, version))
+
+
+@bp.route("/confidentialite/notice.pdf")
+def notice_pdf():
+    """The printed notice: `?langue=fr|en|ar`, `&version=`, `&gros=1` for large print."""
+    version = request.args.get("version", CURRENT_NOTICE)
+    if notice_template(version) is None:
+        abort(404)
+    return _send(notice_document(_language("fr"), version, large_print=_flag("gros")))
+
+
 # ---------- Links on the atelier and family pages ----------
 
 @register_panel
 def print_panel(workshop, user) -> Panel | None:
-    """The atelier page's print links."""
-    return Panel("printing/_atelier_panel.html", {}, order=90)
+    """The atelier page's print links (the fiche CRA once the atelier is held)."""
+    return Panel("printing/_atelier_panel.html", {"is_held": is_held(workshop)}, order=90)
 
 
 @register_family_panel
