@@ -451,11 +451,11 @@ def test_consent_to_be_named_is_given_then_withdrawn_on_the_edit_page(app, clien
     family_id = add_family(household("Martin", "Élodie"))
     auth.login(user_of("conseiller", "a")[0])
     client.post("/language/en", data={"next": "/"})
-    for given, shown in ((True, "Agreed"), (False, "Not agreed")):
-        data = {**FORM, **({"has_naming_consent": "y"} if given else {})}
+    for agreed, shown in ((True, "Agreed"), (False, "Not agreed")):
+        data = {**FORM, **({"has_naming_consent": "y"} if agreed else {})}
         assert client.post(f"/families/{family_id}/edit", data=data).status_code == 302
         with app.app_context():
-            assert _db.session.get(Family, family_id).has_naming_consent is given
+            assert _db.session.get(Family, family_id).has_naming_consent is agreed
         page = client.get(f"/families/{family_id}").get_data(as_text=True)
         assert f"<dt>Named in the national reporting tool</dt><dd>{shown}</dd>" in page
 
@@ -500,3 +500,12 @@ def test_a_notice_given_just_after_midnight_in_paris_is_not_in_the_future(db, ac
                                    notice_version="2026-01", notice_date=date(2026, 6, 16))
         family = services.create_family(db, data, actor)
     assert family.notice_date == date(2026, 6, 16)
+
+
+def test_control_characters_pasted_into_notes_or_commune_are_dropped(db, actor):
+    """A NUL or an escape code pasted by mistake is not stored (PostgreSQL could not hold a NUL,
+    and the hub would refuse the change); line breaks stay, text is NFC."""
+    family = services.create_family(db, household(commune="Poi\x00tiers\x1b",
+                                                  notes="Parle\x00 arabe\r\nE\u0301lodie vient aussi\x07"), actor)
+    assert family.commune == "Poitiers"
+    assert family.notes == "Parle arabe\nÉlodie vient aussi"

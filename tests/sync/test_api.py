@@ -6,8 +6,11 @@ import gzip
 import json
 import time
 
+from tests.conftest import PASSWORD
+from tests.login_helpers import log_in
 from tests.sync.conftest import first_structure
 from tests.sync.test_ingest import T0, batch, enrolled, new_family
+from workshops.auth import services as auth_services
 from workshops.extensions import db as _db
 from workshops.sync import device_services, keys, registry
 from workshops.sync.models import Device
@@ -138,3 +141,40 @@ def test_the_push_answer_carries_the_hubs_clock(hub):
     body = batch(dev, 1, [created])
     response = hub.test_client().post("/api/sync/push", json=body, headers=auth(dev.token))
     assert abs(response.get_json()["hub_time_ms"] - now_ms()) < 60_000
+
+
+def test_the_api_takes_only_the_device_header_and_pages_only_the_staff_session(hub):
+    """R30: a staff cookie opens no sync route; a device token opens no page."""
+    dev = enrolled(hub)
+    with hub.app_context():
+        auth_services.create_user(_db.session, auth_services.NewUser(
+            username="staff-r30", display_name="Staff", password=PASSWORD, role="conseiller",
+            structure_id=first_structure(hub).id))
+        _db.session.commit()
+    staff = hub.test_client()
+    assert log_in(hub, staff, "staff-r30").status_code == 302
+    assert staff.get("/").status_code == 200, "the cookie works on pages"
+    refused = staff.post("/api/sync/hello", json={})
+    assert refused.status_code == 401 and refused.is_json
+    page = hub.test_client().get("/", headers=auth(dev.token))
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+
+
+def test_guessing_pairing_codes_is_stopped_per_address(hub):
+    """R29: wrong codes count per address like wrong passwords; past the limit even the right
+    code waits, so a 10-minute code cannot be found by trying them all."""
+    hub.config["LOGIN_IP_MAX_FAILURES"] = 3
+    with hub.app_context():
+        _device, code = device_services.create_device(_db.session, "Laptop B", first_structure(hub).id, None)
+        _db.session.commit()
+    client = hub.test_client()
+    request = {"verify_key": keys.verify_key(keys.new_signing_key()), "app_version": "1.0",
+               "schema_version": registry.SCHEMA_VERSION}
+    for guess in ("AAAA-AAAA", "BBBB-BBBB", "CCCC-CCCC"):
+        answer = client.post("/api/sync/enrol", json={**request, "code": guess}).get_json()
+        assert answer["error"] == "bad_code"
+    refused = client.post("/api/sync/enrol", json={**request, "code": code})
+    assert refused.status_code == 429 and refused.get_json()["error"] == "too_many_attempts"
+    other = client.post("/api/sync/enrol", json={**request, "code": code},
+                        environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert other.status_code == 200, "another address is not held back"

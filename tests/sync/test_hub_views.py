@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD
+from tests.login_helpers import log_in
+from workshops.audit.models import AuditEntry
 from workshops.auth import services as auth_services
 from workshops.auth.models import User
 from workshops.extensions import db
@@ -34,7 +36,7 @@ def login(hub: Flask, role: str) -> FlaskClient:
             structure_id=first_structure(hub).id))
         db.session.commit()
     client = hub.test_client()
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = log_in(hub, client, username)  # managers and admins give a code on a hub
     assert response.status_code == 302, "login should redirect"
     return client
 
@@ -77,6 +79,10 @@ def test_revoking_a_device_asks_first_then_the_hub_refuses_it(hub, make_laptop, 
         assert db.session.get(Device, uuid.UUID(device_id)).revoked_dt is None, "nothing until confirmed"
     done = client.post(f"/hub/devices/{device_id}/revoke", data={"confirm": "yes"}, follow_redirects=True)
     assert "Revoked on" in done.get_data(as_text=True)
+    with hub.app_context():
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "sync_device_revoked")).one()
+        admin = db.session.scalars(select(User).where(User.role == "admin")).first()
+        assert (entry.object_ref, entry.actor_id) == (device_id, admin.id)
     refused = hub.test_client().post("/api/sync/hello", json={"app_version": "test", "schema_version": 1},
                                      headers={"Authorization": f"Device {answer['token']}"})
     assert refused.status_code == 403 and refused.get_json()["error"] == "revoked"

@@ -103,6 +103,15 @@ def test_an_unreachable_hub_address_is_explained(laptop):
     assert "The hub could not be reached" in page.get_data(as_text=True)
 
 
+def test_a_plain_http_hub_address_is_refused_before_anything_is_sent(laptop, monkeypatch):
+    sent = []
+    monkeypatch.setattr(sync_views, "make_transport", lambda *args, **kwargs: sent.append(args))
+    client = login(laptop)
+    page = client.post("/sync/connect", data={"hub_url": "http://hub.example.org", "code": "ABCD-EFGH"})
+    assert page.status_code == 400 and "must start with https://" in page.get_data(as_text=True)
+    assert sent == [], "the enrolment never left the laptop"
+
+
 def test_a_good_code_connects_the_laptop(laptop, hub, monkeypatch):
     use_hub(monkeypatch, hub)
     with hub.app_context():

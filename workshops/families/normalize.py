@@ -32,6 +32,13 @@ def clean_name(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
+def clean_text(text: str) -> str:
+    """Free text (notes): NFC, no control characters but line breaks and tabs, no surrounding
+    spaces. A NUL or an escape code typed or pasted by mistake is dropped, not stored."""
+    text = unicodedata.normalize("NFC", text)
+    return "".join(char for char in text if char in "\n\t" or unicodedata.category(char) != "Cc").strip()
+
+
 def name_problem(text: str) -> str | None:
     """Why a cleaned name is refused, or None. Empty names are the caller's call."""
     if any(unicodedata.category(char) in _BIDI_AND_CONTROL for char in text):

@@ -180,7 +180,7 @@ def _clean(data: FamilyData, lenient: bool) -> tuple[FamilyData, list[Reason], l
         warnings.append(str(_l("No privacy notice recorded: show it to the family.")))
     cleaned = replace(
         data, guardians=tuple(guardians), children=tuple(children),
-        commune=" ".join(data.commune.split()), notes=data.notes.strip(),
+        commune=" ".join(normalize.clean_text(data.commune).split()), notes=normalize.clean_text(data.notes),
         notice_version=(data.notice_version or "").strip() or None)
     return cleaned, reasons, warnings
 

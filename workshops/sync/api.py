@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import zlib
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from workshops import extensions
+from workshops.auth import limits
 from workshops.core import clock, security
 from workshops.core.errors import ValidationFailed
 from workshops.extensions import db
 from workshops.sync import device_services, ingest_services, pull_queries, registry
+from workshops.sync.merge_rules import INT64_MAX, INT64_MIN
 from workshops.sync.models import Device
 from workshops.sync.tracking_services import hub_state
 
@@ -75,7 +78,9 @@ def _json_body() -> dict | None:
             raise RequestEntityTooLarge()
     try:
         body = json.loads(data)
-    except ValueError:
+        # A lone surrogate ("\ud800") parses but can be neither hashed nor stored as UTF-8.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         return None
     return body if isinstance(body, dict) else None
 
@@ -92,22 +97,37 @@ def _device() -> tuple[Device | None, tuple | None]:
     return device, None
 
 
+def _version_text(value) -> str | None:
+    """The app version a laptop reports, as short printable text (None when it gives none)."""
+    text = "".join(char for char in str(value or "") if char.isprintable())[:40]
+    return text or None
+
+
 def _int_or_none(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A whole number a database column can hold, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX:
+        return value
+    return None
 
 
 @bp.post("/enrol")
 @security.public
 def enrol():
+    # Wrong pairing codes count with wrong passwords, per address (auth.limits): guessing a
+    # code stops long before its 10 minutes are up.
+    app = current_app._get_current_object()
+    if limits.limiter(app).is_over(limits.client_address(), time.time()):
+        return _error(429, "too_many_attempts", "Too many wrong codes from this address: wait a few minutes.")
     body = _json_body()
     if body is None or not isinstance(body.get("code"), str) or not isinstance(body.get("verify_key"), str):
         return _error(400, "bad_request", "An enrolment needs a code and a verify key.")
     try:
         enrolment = device_services.enrol(db.session, body["code"], body["verify_key"],
-                                          app_version=str(body.get("app_version") or "")[:40] or None,
+                                          app_version=_version_text(body.get("app_version")),
                                           schema_version=_int_or_none(body.get("schema_version")))
     except ValidationFailed:
         db.session.rollback()
+        limits.count_failure(app)
         return _error(400, "bad_code", "This pairing code is unknown, used or expired: ask for a new one.")
     answer = device_services.enrolment_answer(enrolment, hub_time_ms=clock.wall_ms())
     answer["device_time_ms"] = body.get("device_time_ms")
@@ -124,7 +144,7 @@ def hello():
     body = _json_body() or {}
     now_ms = clock.wall_ms()
     device_services.record_contact(
-        db.session, device, app_version=str(body.get("app_version") or "")[:40] or None,
+        db.session, device, app_version=_version_text(body.get("app_version")),
         schema_version=_int_or_none(body.get("schema_version")),
         device_time_ms=_int_or_none(body.get("device_time_ms")), hub_time_ms=now_ms,
         cursor=_int_or_none(body.get("cursor")))
@@ -162,7 +182,7 @@ def pull():
         limit = int(request.args.get("limit", str(pull_queries.MAX_LIMIT)))
     except ValueError:
         return _error(400, "bad_request", "since and limit must be whole numbers.")
-    if since < 0 or limit < 1:
+    if not 0 <= since <= INT64_MAX or limit < 1:
         return _error(400, "bad_request", "since must be 0 or more and limit 1 or more.")
     return _answer(200, pull_queries.page(db.session, device, since, limit))
 

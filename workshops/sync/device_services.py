@@ -3,8 +3,9 @@
 On the hub an admin creates a device for a structure and gets a one-time pairing code, valid
 PAIRING_MINUTES, shown as text and QR code. The laptop sends the code with its Ed25519 public
 key and receives a device token; the hub keeps only the token's SHA-256. Rolling gives a new
-token and refuses the old one at once; revoking refuses the device for good. Nothing here
-commits: the caller (a view, a command) does.
+token and refuses the old one at once; revoking refuses the device for good. Pairing and
+revoking are recorded in the audit journal. Nothing here commits: the caller (a view, a
+command) does.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workshops.audit.services import record
 from workshops.auth.models import User
 from workshops.core.errors import ValidationFailed
 from workshops.core.models import get_device_state, utcnow
@@ -112,6 +115,7 @@ def enrol(db: Session, code: str, verify_key: str, app_version: str | None = Non
     device.last_seen_dt = now
     device.app_version, device.schema_version = app_version, schema_version
     db.flush()
+    record(db, "sync_device_paired", object_type="device", object_ref=str(device.id), now=now)
     return Enrolment(device=device, token=token, hub=hub_state(db))
 
 
@@ -133,9 +137,13 @@ def roll_token(db: Session, device: Device) -> str:
     return token
 
 
-def revoke(db: Session, device: Device, now: datetime | None = None) -> None:
-    """Refuse the device for good (a lost laptop): its token, codes and bundles."""
+def revoke(db: Session, device: Device, now: datetime | None = None, *, actor: User | None = None) -> None:
+    """Refuse the device for good (a lost laptop): its token, codes and bundles. The first
+    revocation is recorded in the audit journal (with `actor`, the account that revoked)."""
     now = now or utcnow()
+    if device.revoked_dt is None:
+        record(db, "sync_device_revoked", actor_id=actor.id if actor is not None else None,
+               object_type="device", object_ref=str(device.id), now=now)
     device.revoked_dt = device.revoked_dt or now
     for pairing in db.scalars(select(PairingCode).where(PairingCode.device_id == device.id,
                                                         PairingCode.used_dt.is_(None))):
@@ -178,6 +186,15 @@ def sync_state(db: Session) -> SyncState:
         state = SyncState(id=1, pull_cursor=0)
         db.add(state)
     return state
+
+
+def is_safe_hub_url(url: str) -> bool:
+    """Whether the laptop may send its device token to this address: HTTPS, or plain HTTP to
+    this very machine only (a hub tried locally). Anything else would carry the token in clear."""
+    parts = urlsplit(url.strip())
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def save_connection(db: Session, hub_url: str, answer: dict, signing_key: str) -> SyncState:

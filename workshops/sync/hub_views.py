@@ -112,7 +112,7 @@ def device_revoke(device_id):
         abort(400)
     if form.confirm.data != "yes":
         return render_template("sync/hub_device_revoke.html", device=device, form=form)
-    device_services.revoke(db.session, device)
+    device_services.revoke(db.session, device, actor=g.user)
     db.session.commit()
     flash(_("The laptop %(name)s is revoked: the hub refuses it from now on.", name=device.name), "success")
     return redirect(url_for(".devices"))

@@ -207,6 +207,10 @@ def creator_of(hub: HubRow) -> str | None:
 
 # ---------- Checking what arrived ----------
 
+# The range of a database integer (BIGINT): a larger number is refused, not a crash.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 class Parsed:
     """One change, checked and converted: Python values, clamped stamps."""
 
@@ -214,7 +218,8 @@ class Parsed:
 
     def __init__(self, index: int, raw: Any):
         self.index, self.reason = index, None
-        self.table = raw.get("table") if isinstance(raw, dict) else None
+        table = raw.get("table") if isinstance(raw, dict) else None
+        self.table = table if isinstance(table, str) else None
         self.id, self.base_version, self.values, self.hlcs = None, 0, {}, {}
 
 
@@ -280,9 +285,12 @@ def _convert(table: str, name: str, value: Any, check: tuple[Any, int | None, bo
         return None
     # Text, numbers, booleans and JSON arrive as they are stored.
     converted = registry.from_json(table, name, value) if python in _CONVERTED else value
-    if python is int and (isinstance(converted, bool) or not isinstance(converted, int)):
+    if python is int and (isinstance(converted, bool) or not isinstance(converted, int)
+                          or not INT64_MIN <= converted <= INT64_MAX):
         raise ValueError(name)
     if python in (bool, str) and not isinstance(converted, python):
+        raise ValueError(name)
+    if python is str and "\x00" in converted:  # PostgreSQL stores no NUL in text
         raise ValueError(name)
     if python is str and length is not None and len(converted) > length:
         raise ValueError(name)
@@ -309,6 +317,8 @@ def malformed(body: Any) -> str | None:
     for key in ("protocol", "schema_version", "batch_seq"):
         if not isinstance(body.get(key), int) or isinstance(body.get(key), bool):
             return f"{key} is missing or not a number"
+        if not INT64_MIN <= body[key] <= INT64_MAX:
+            return f"{key} is out of range"
     if body["batch_seq"] < 1:
         return "batch_seq starts at 1"
     for key in ("device_id", "batch_id"):

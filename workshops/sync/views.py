@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -123,24 +124,25 @@ def current_job() -> SyncJob | None:
     return current_app.extensions.get(JOB)
 
 
-def start_job(app: Flask) -> SyncJob:
-    """Start a sync in a thread, unless one is already running (then that one is returned)."""
+def start_job(app: Flask, actor_id: uuid.UUID | None = None) -> SyncJob:
+    """Start a sync in a thread, unless one is already running (then that one is returned);
+    `actor_id`, the account that asked, goes to the audit journal."""
     with _lock:
         job = app.extensions.get(JOB)
         if job is not None and job.state == "running":
             return job
         job = app.extensions[JOB] = SyncJob()
-    threading.Thread(target=_run, args=(app, job), name="sync-run", daemon=True).start()
+    threading.Thread(target=_run, args=(app, job, actor_id), name="sync-run", daemon=True).start()
     return job
 
 
-def _run(app: Flask, job: SyncJob) -> None:
+def _run(app: Flask, job: SyncJob, actor_id: uuid.UUID | None = None) -> None:
     with app.app_context():
         try:
             state = db.session.get(SyncState, 1)
             connected = state is not None and state.token
             channel = make_transport(state.hub_url, state.token) if connected else None
-            result = client.run(db.session, channel, progress=job.progress)
+            result = client.run(db.session, channel, progress=job.progress, actor_id=actor_id)
         except Exception as error:  # recorded as a failure by client.run; never shown as success
             log.error("sync: the run stopped on %s", type(error).__name__)
             db.session.rollback()
@@ -215,6 +217,10 @@ def connect():
         return redirect(url_for(".index"))
     if not form.validate_on_submit():
         return _page(form, 400)
+    if not device_services.is_safe_hub_url(form.hub_url.data):
+        form.hub_url.errors = [*form.hub_url.errors, _(
+            "The hub's address must start with https://: the laptop's key would travel in clear.")]
+        return _page(form, 400)
     signing_key = keys.new_signing_key()
     now_ms = time.time_ns() // 1_000_000
     payload = {"code": form.code.data, "verify_key": keys.verify_key(signing_key),
@@ -246,7 +252,7 @@ def run():
         flash(error_message("not_connected"), "error")
         return redirect(url_for(".index"))
     db.session.commit()  # the run writes in its own transactions: let go of this request's
-    start_job(current_app._get_current_object())
+    start_job(current_app._get_current_object(), g.user.id)
     return redirect(url_for(".index"), 303)
 
 
