@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, csrf_token_of, get_paths
 from workshops import create_app
+from workshops.audit.models import AuditEntry
 from workshops.auth import services as auth_services
 from workshops.auth.models import Structure
 from workshops.core.security import is_public_endpoint
@@ -172,6 +173,7 @@ def _assert_security_headers(response, *, personal=True):
     assert response.headers["Content-Security-Policy"] == CSP
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
     if personal:
         assert response.headers["Cache-Control"] == "no-store"
 
@@ -242,10 +244,21 @@ def test_get_requests_never_change_the_database(app, client, runner, logged_in):
             finally:
                 raw.close()
 
-    before = dump()
+    def data(text: str) -> list[str]:
+        """The dump without the audit journal: a download of personal data is journaled (its
+        own transaction, workshops.audit.services.record_apart); nothing else may change."""
+        return [line for line in text.splitlines() if '"audit_entries"' not in line]
+
+    def journaled() -> list[str]:
+        with app.app_context():
+            return list(_db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+
+    before, earlier = dump(), journaled()
     for path in get_paths(app):
         client.get(path)
-    assert database.exists() and dump() == before
+    assert database.exists() and data(dump()) == data(before)
+    added = journaled()[len(earlier):]
+    assert set(added) <= {"export"}, "only downloads of personal data are journaled by a GET"
 
 
 def test_session_cookie_is_http_only_and_same_site_strict(client, create_user):
