@@ -39,10 +39,11 @@ def postgres_url() -> str:
 
 
 def _reset_postgres(url: str) -> None:
-    """Schema by the migrations once per session (again if another test's fixture dropped the
-    tables: tests/test_reports_queries.py builds its own with create_all), then every table
-    emptied."""
-    if url not in _migrated_postgres or not inspect(_db.engine).has_table("alembic_version"):
+    """Schema by the migrations once per session (again if another test's fixture dropped
+    tables: tests/test_reports_queries.py makes and drops its own with create_all/drop_all),
+    then every table emptied."""
+    present = set(inspect(_db.engine).get_table_names())
+    if url not in _migrated_postgres or not {*Base.metadata.tables, "alembic_version"} <= present:
         with _db.engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))

@@ -31,6 +31,7 @@ from workshops.printing.documents import funding_kind, sheet_name
 from workshops.printing.pdf import Document
 from workshops.reports import charts, queries
 from workshops.reports.cra_queries import GENDERS, CraSheet, list_cra_sheets
+from workshops.reports.forms import GENDER_LABELS
 from workshops.scheduling.forms import WORKSHOP_KIND_LABELS
 from workshops.scheduling.localtime import to_local
 from workshops.scheduling.models import Workshop
@@ -40,8 +41,6 @@ from workshops.scheduling.models import Workshop
 ACTIVITY_LABELS = {"collectif": _l("Collective workshop")}
 # Translators: La Coop's place type "Autre lieu" (not one of its registered lieux d'activité).
 PLACE_LABELS = {"autre": _l("Other place")}
-# Translators: La Coop's genders "Masculin", "Féminin", "Non communiqué".
-GENDER_LABELS = {"masculin": _l("Male"), "feminin": _l("Female"), "non_communique": _l("Not given")}
 # Translators: La Coop's devices used during an activity ("Matériel numérique utilisé").
 MATERIEL_LABELS = {"ordinateur": _l("Computer"), "telephone": _l("Phone"), "tablette": _l("Tablet"),
                    "autre": _l("Other"), "aucun": _l("No device")}

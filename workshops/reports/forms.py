@@ -34,6 +34,7 @@ EXPORT_KIND_HELP = {
                         "phone numbers: keep it safe and delete it after the import."),
 }
 # La Coop `Genre` of the anonymous participants' counters.
+# Translators: La Coop's genders "Masculin", "Féminin", "Non communiqué".
 GENDER_LABELS = {"masculin": _l("Male"), "feminin": _l("Female"), "non_communique": _l("Not given")}
 
 FIELDS = ("epci", "structure", "venue", "college", "conseiller")
