@@ -505,7 +505,7 @@ def test_a_notice_given_just_after_midnight_in_paris_is_not_in_the_future(db, ac
 def test_control_characters_pasted_into_notes_or_commune_are_dropped(db, actor):
     """A NUL or an escape code pasted by mistake is not stored (PostgreSQL could not hold a NUL,
     and the hub would refuse the change); line breaks stay, text is NFC."""
-    family = services.create_family(db, household(commune="Poi\x00tiers\x1b",
-                                                  notes="Parle\x00 arabe\r\nE\u0301lodie vient aussi\x07"), actor)
+    pasted = household(commune="Poi\x00tiers\x1b", notes="Parle\x00 arabe\r\nE\u0301lodie vient aussi\x07")
+    family = services.create_family(db, pasted, actor)
     assert family.commune == "Poitiers"
     assert family.notes == "Parle arabe\nÉlodie vient aussi"
