@@ -19,15 +19,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
 from workshops.backup import files
 from workshops.core.db import known_revisions, migration_head, open_read_only
-from workshops.families.models import Family
 from workshops.sync import erasure_ledger
-from workshops.sync.anonymise_services import anonymise_family
-from workshops.sync.erasure_services import secure_delete_on
 
 logger = logging.getLogger(__name__)
 
@@ -297,13 +294,7 @@ def _erase_in(engine: Engine, ids: set[uuid.UUID], now: datetime) -> int:
     """Anonymise the households in a private work file (no other writer: a plain transaction,
     committed when the block ends)."""
     with Session(engine) as session, session.begin():
-        secure_delete_on(session)
-        families = session.scalars(select(Family).where(Family.id.in_(ids), Family.is_purged.is_(False)))
-        count = 0
-        for family in list(families):
-            anonymise_family(session, family, now)
-            count += 1
-    return count
+        return erasure_ledger.erase_again(session, dict.fromkeys(ids, now))
 
 
 def _vacuum(path: Path) -> None:

@@ -89,9 +89,16 @@ def reapply(db: Session, path: str | Path) -> int:
     """Erase again, with the erasure code, every household of the ledger that the database holds
     and that is not purged (after a restore, or a pull that brought an old copy back); returns
     how many. Nothing is appended to the ledger or the journal again. The caller commits."""
-    erased = dict(read(path))
-    if not erased:
-        return 0
+    count = erase_again(db, dict(read(path)))
+    if count:
+        logger.warning("erasure ledger: %d erased households found again and erased", count)
+    return count
+
+
+def erase_again(db: Session, erased: dict[uuid.UUID, datetime]) -> int:
+    """Anonymise, with the erasure code, those households (id -> time of the erasure) that the
+    database holds not purged, and the people a pull brought back to purged ones; returns how
+    many households. The caller commits."""
     ids = list(erased)
     count = 0
     for start in range(0, len(ids), _CHUNK):
@@ -102,8 +109,6 @@ def reapply(db: Session, path: str | Path) -> int:
             count += 1
         # People a pull brought back to a household still purged here.
         purge_people_of_purged_families(db, chunk)
-    if count:
-        logger.warning("erasure ledger: %d erased households found again and erased", count)
     return count
 
 

@@ -3,8 +3,8 @@
 `erase_family` anonymises the household in the caller's transaction (anonymise_services: the
 same code the ledger re-applies), writes the erasure to the ledger (fsynced before the caller
 commits: if the commit then fails, the next pull or restore erases it anyway, never the other
-way round) and appends one journal entry holding the family's id and counts only. On SQLite it
-turns `secure_delete` on for the connection, so the pages freed by the wipe are zeroed.
+way round) and appends one journal entry holding the family's id and counts only. The pages freed by the wipe
+are zeroed: every SQLite connection has `secure_delete` on (core/db.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import current_app, has_app_context
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from workshops.audit.services import record
@@ -22,18 +21,11 @@ from workshops.families.models import Family
 from workshops.sync import erasure_ledger
 from workshops.sync.anonymise_services import ErasureCount, anonymise_family
 
-__all__ = ["ErasureCount", "erase_family", "secure_delete_on"]
+__all__ = ["ErasureCount", "erase_family"]
 
 
 class AlreadyErased(ValueError):
     """The household was erased already: nothing left to erase."""
-
-
-def secure_delete_on(db: Session) -> None:
-    """SQLite: overwrite deleted content with zeros on this connection (no-op elsewhere)."""
-    connection = db.connection()
-    if connection.dialect.name == "sqlite":
-        connection.execute(text("PRAGMA secure_delete = ON"))
 
 
 def instance_ledger() -> Path | None:
@@ -49,7 +41,6 @@ def erase_family(
     (nothing is erased then: the caller rolls back). The caller commits."""
     if family.is_purged:
         raise AlreadyErased(str(family.id))
-    secure_delete_on(db)
     count = anonymise_family(db, family, now)
     ledger = ledger or instance_ledger()
     if ledger is not None:
