@@ -8,8 +8,6 @@ BOM, `;`, formula-neutralised, so French Excel opens it safely).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 from datetime import date, datetime
@@ -23,7 +21,7 @@ from workshops.audit.services import record
 from workshops.core.models import Base
 from workshops.families.models import Family
 from workshops.privacy.inventory import DATA_INVENTORY, family_tables
-from workshops.reports.exports import neutralise
+from workshops.reports import exports
 from workshops.sync.anonymise_services import household_of
 
 FORMATS = ("json", "csv")
@@ -61,15 +59,11 @@ def to_json(data: dict[str, list[dict[str, Any]]]) -> bytes:
 
 
 def to_csv(data: dict[str, list[dict[str, Any]]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["table", "row", "column", "value"])
-    for table, rows in data.items():
-        for row in rows:
-            for column, value in row.items():
-                text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
-                writer.writerow([table, row.get("id", ""), column, neutralise("" if text is None else text)])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    """One line per value (table, row id, column, value), written like the reports' CSV."""
+    lines = [[table, row.get("id", ""), column,
+              json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value]
+             for table, rows in data.items() for row in rows for column, value in row.items()]
+    return exports.to_csv(exports.Table("family", ["table", "row", "column", "value"], lines))
 
 
 def export_family(
