@@ -21,7 +21,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from workshops.auth import forms, limits, queries, services, totp_services, totp_views
+from workshops.auth import forms, limits, queries, services, totp_services, totp_step
 from workshops.core.errors import ValidationFailed
 from workshops.core.forms import apply_reasons, choices, parse_uuid
 from workshops.core.security import is_safe_redirect, public, roles_required
@@ -79,7 +79,7 @@ def login():
         return redirect(url_for("auth.setup"))
     if request.method == "POST":
         limits.refuse_when_over(current_app)  # per client address, 429 (R06, R53)
-    pending = totp_views.pending_user(db.session)
+    pending = totp_step.pending_user(db.session)
     if pending is not None:
         return _second_factor(pending)
     form = forms.LoginForm()
@@ -89,7 +89,7 @@ def login():
         if user is not None and totp_services.needs_second_factor(user, current_app.config["ROLE"]):
             totp_services.start_enrolment(db.session, user)
             db.session.commit()
-            totp_views.begin(user, request.args.get("next"))
+            totp_step.begin(user, request.args.get("next"))
             return redirect(url_for("auth.login"))
         if user is not None:
             return _finish_login(user, request.args.get("next"))
@@ -106,16 +106,16 @@ def _second_factor(user):
     form = forms.TotpForm()
     if form.validate_on_submit():
         if form.cancel.data:
-            totp_views.clear()
+            totp_step.clear()
             return redirect(url_for("auth.login"))
         if totp_services.check_code(db.session, user, form.code.data or "", **_throttle_settings()):
-            return _finish_login(user, totp_views.pending_next())
+            return _finish_login(user, totp_step.pending_next())
         db.session.commit()  # keep the failure count and the journal entry
         limits.count_failure(current_app)
         form.code.errors.append(_(
             "This code is not right or was already used. Type the code your app shows now. After "
             "several failed attempts, wait a minute before trying again."))
-    return totp_views.render_step(db.session, user, form)
+    return totp_step.render_step(db.session, user, form)
 
 
 @bp.route("/logout", methods=["POST"])
