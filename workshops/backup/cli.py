@@ -53,7 +53,8 @@ def _journal(action: str, **fields) -> None:
 
 @backup.command("create")
 def create_command() -> None:
-    """Back the database up now into the backup folder (kept until you remove it)."""
+    """Back the database up now into the backup folder (kept BACKUP_RETENTION_DAYS days, 90 by
+    default, then removed by the daily retention run)."""
     try:
         path = services.create_backup(db.engine, _folder(), utcnow(), kind="manual")
     except services.BackupError as error:

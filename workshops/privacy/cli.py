@@ -68,8 +68,9 @@ def erase_command(family_id: uuid.UUID, yes: bool) -> None:
 @privacy.command("purge")
 @click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
 def purge_command(dry_run: bool) -> None:
-    """Anonymise households inactive for RETENTION_MONTHS and remove log files older than
-    LOG_RETENTION_DAYS (the daily job does the same)."""
+    """Anonymise households inactive for RETENTION_MONTHS, remove log files older than
+    LOG_RETENTION_DAYS and manual backups older than BACKUP_RETENTION_DAYS (a laptop's daily job
+    does the same)."""
     begin_write(db.session)
     result = retention_services.purge(
         db.session(),
