@@ -15,6 +15,7 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, select
 
+from tests.conftest import PASSWORD
 from workshops import create_app
 from workshops.audit.models import AuditEntry
 from workshops.auth import services as auth_services
@@ -157,7 +158,9 @@ def cli(app):
     return run
 
 
-def test_the_restore_drill_brings_the_content_back_and_keeps_the_previous_database(app, add_family, cli):
+def test_the_restore_drill_brings_the_content_back_and_keeps_the_previous_database(app, add_family, cli,
+                                                                                   create_user):
+    username = create_user("admin")
     add_family("Martin")
     made = cli("backup", "create")
     assert made.exit_code == 0, made.output
@@ -170,11 +173,15 @@ def test_the_restore_drill_brings_the_content_back_and_keeps_the_previous_databa
     assert content_hash(db_path(app)) == before
     kept = [b for b in services.list_backups(services.backup_dir(app)) if b.kind == "before-restore"]
     assert len(kept) == 1 and families_in(kept[0].path) == 2
-    # The app starts on the restored file and journals both operations.
+    # The app works on the restored file (an account logs in, the list is the backup's) and
+    # journals the restore.
     with app.app_context():
         actions = list(_db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
     assert actions[-1] == "backup_restored"
-    assert app.test_client().get("/login").status_code in (200, 302)
+    client = app.test_client()
+    assert client.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
+    families = client.get("/families").get_data(as_text=True)
+    assert "Martin" in families and "Durand" not in families
 
 
 def test_restore_upgrades_an_older_backup(app, tmp_path, cli):

@@ -3,6 +3,7 @@ out of every local backup."""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -104,12 +105,16 @@ def test_a_failed_backup_is_logged_without_data_and_shown_to_admins(auto_app, ca
 
 
 def test_a_damaged_database_is_never_backed_up_over_good_backups(auto_app, monkeypatch):
-    monkeypatch.setattr(startup, "quick_check", lambda path: ["page 3: damaged"])
     folder = services.backup_dir(auto_app)
+    with auto_app.app_context():
+        good = services.create_backup(_db.engine, folder, START - timedelta(days=2), kind="auto")
+    before = good.read_bytes()
+    monkeypatch.setattr(startup, "quick_check", lambda path: ["page 3: damaged"])
     with time_machine.travel(START, tick=False):
         _request_and_wait(auto_app, auto_app.test_client())
     assert auto_app.extensions.get(startup.READ_ONLY)
-    assert services.list_backups(folder) == []
+    assert [backup.path for backup in services.list_backups(folder)] == [good]
+    assert good.read_bytes() == before, "the good backup is left as it was"
 
 
 def test_scrub_removes_erased_households_from_every_backup(app):
@@ -124,7 +129,7 @@ def test_scrub_removes_erased_households_from_every_backup(app):
         kept = family_services.create_family(_db.session, FamilyData(
             guardians=(GuardianData("Paul", "Quintard"),)), actor)
         _db.session.commit()
-        erased_id, engine = erased.id, _db.engine
+        erased_id, kept_id, engine = erased.id, kept.id, _db.engine
         folder = services.backup_dir(app)
         paths = [services.create_backup(engine, folder, START + timedelta(days=n), kind)
                  for n, kind in enumerate(("auto", "manual", "before-restore"))]
@@ -136,9 +141,11 @@ def test_scrub_removes_erased_households_from_every_backup(app):
         assert b"Zerguini" not in data and b"0612345678" not in data and b"Yanis" not in data
         assert b"Quintard" in data
         assert services.verify_backup(path).is_ok
+        with sqlite3.connect(path) as copy:  # the other household is still a live row
+            row = copy.execute("SELECT is_purged FROM families WHERE id = ?", (kept_id.hex,)).fetchone()
+        assert row == (0,)
     assert not list(folder.glob("*.partial"))
     assert services.scrub_backups(folder, {erased_id}, now=START) == 0  # nothing left to erase
-    assert kept is not None
 
 
 def test_the_daily_run_anonymises_inactive_households_before_backing_up(app):
