@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "workshops"
 # Each layer may import only the layers before it (and itself).
 ORDER = ["core", "audit", "auth", "resources", "scheduling", "families", "equipment", "sync", "backup",
          "reports"]
-READERS = {"printing", "privacy"}
+READERS = {"printing", "privacy", "help"}
 # Not features: the factory, config and extensions, the seed commands and migrations.
 OUTSIDE = {"__init__", "config", "extensions", "seed", "migrations"}
 

@@ -28,6 +28,7 @@ from workshops.equipment import views as equipment_views
 from workshops.families import cli as families_cli
 from workshops.families import import_views, registration_views
 from workshops.families import views as families_views
+from workshops.help import views as help_views
 from workshops.printing import cli as printing_cli
 from workshops.printing import views as printing_views
 from workshops.privacy import cli as privacy_cli
@@ -50,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BLUEPRINTS = (core_views.bp, auth_views.bp, audit_views.bp, resources_views.bp, scheduling_views.bp,
               families_views.bp, import_views.bp, registration_views.bp, equipment_views.bp,
               equipment_import_views.bp, handover_views.bp, printing_views.bp, reports_views.bp,
-              privacy_views.bp)
+              privacy_views.bp, help_views.bp)
 # Pages only one role has: the laptop's sync page; the hub's devices, conflicts and sync API.
 ROLE_BLUEPRINTS = {"laptop": (sync_views.bp,), "hub": (hub_views.bp, sync_api.bp)}
 
