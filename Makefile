@@ -14,7 +14,7 @@ CATALOGUES := $(wildcard translations/*/LC_MESSAGES/*.po)
 AUDIT_VENV := $(VENV)/pip-audit
 AUDIT_TOOL := $(AUDIT_VENV)/bin/pip-audit
 
-.PHONY: install demo test bench lint audit
+.PHONY: install demo test bench lint audit lock
 
 # The project (editable) with its test and hub extras, then the compiled catalogues.
 install: $(INSTALLED)
@@ -27,10 +27,21 @@ endif
 $(PYTHON):
 	python3 -m venv $(VENV)
 
-# Reinstalled only when the dependencies change.
-$(INSTALLED): setup.cfg pyproject.toml | $(PYTHON)
-	$(PYTHON) -m pip install --quiet -e '.[test,hub]'
+# Reinstalled only when the dependencies change: the exact versions of requirements.lock, each
+# checked against its SHA-256 (R54), then the project itself without resolving anything more.
+$(INSTALLED): requirements.lock setup.cfg pyproject.toml | $(PYTHON)
+	$(PYTHON) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PYTHON) -m pip install --quiet --no-deps -e .
 	touch $@
+
+# After changing the dependencies in setup.cfg: pin them again, with their hashes.
+# pip-tools lives in its own venv, like pip-audit.
+lock:
+	test -x $(VENV)/pip-tools/bin/pip-compile || \
+	    (python3 -m venv $(VENV)/pip-tools && $(VENV)/pip-tools/bin/pip install --quiet pip-tools)
+	$(VENV)/pip-tools/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	    --no-emit-index-url --no-emit-find-links --extra test --extra hub \
+	    --output-file requirements.lock setup.cfg
 
 # Demo on http://127.0.0.1:5000 with its own database (instance/demo.sqlite).
 demo: install
