@@ -19,6 +19,7 @@ from workshops.audit.models import AuditEntry
 from workshops.auth import services as auth_services
 from workshops.auth.models import User
 from workshops.backup import services, startup
+from workshops.core.db import known_revisions, migration_head
 from workshops.extensions import db as _db
 from workshops.families import services as family_services
 from workshops.families.models import Family
@@ -132,10 +133,10 @@ def test_scrub_removes_erased_households_from_every_backup(app):
         erased_id, kept_id, engine = erased.id, kept.id, _db.engine
         folder = services.backup_dir(app)
         paths = [services.create_backup(engine, folder, START + timedelta(days=n), kind)
-                 for n, kind in enumerate(("auto", "manual", "before-restore"))]
+                 for n, kind in enumerate(("auto", "manual", "before-restore", "before-upgrade"))]
     for path in paths:
         assert b"Zerguini" in path.read_bytes()
-    assert services.scrub_backups(folder, {erased_id}, now=START) == 3
+    assert services.scrub_backups(folder, {erased_id}, now=START) == 4
     for path in paths:
         data = path.read_bytes()
         assert b"Zerguini" not in data and b"0612345678" not in data and b"Yanis" not in data
@@ -187,3 +188,34 @@ def test_a_manual_backup_today_does_not_put_the_retention_run_off(auto_app):
         _request_and_wait(auto_app, auto_app.test_client())
     assert len(journal(auto_app, "retention_purge")) == 1
     assert [b.kind for b in services.list_backups(services.backup_dir(auto_app))] == ["manual"]
+
+
+def test_a_backup_at_an_older_schema_holding_an_erased_household_is_removed(app):
+    """The erasure code cannot rewrite an older schema (a before-upgrade backup): the file goes
+    rather than keep the household; an older backup without it stays."""
+    with app.app_context():
+        structure = auth_services.save_structure(_db.session, auth_services.StructureData("Centre"))
+        actor = User(id=uuid.uuid4(), username="w", display_name="W", role="conseiller",
+                     structure_id=structure.id, password_hash="-")
+        _db.session.add(actor)
+        _db.session.commit()
+        folder = services.backup_dir(app)
+        without = services.create_backup(_db.engine, folder, START, "manual")
+        erased = family_services.create_family(_db.session, FamilyData(
+            guardians=(GuardianData("Amina", "Zerguini"),)), actor)
+        _db.session.commit()
+        erased_id = erased.id
+        holding = services.create_backup(_db.engine, folder, START + timedelta(hours=1), "before-upgrade")
+    older = _previous_revision()
+    for path in (holding, without):
+        with sqlite3.connect(path) as copy:
+            copy.execute("UPDATE alembic_version SET version_num = ?", (older,))
+        assert services.verify_backup(path).revision == older
+    assert services.scrub_backups(folder, {erased_id}, now=START) == 1
+    assert not holding.exists()
+    assert without.exists() and services.verify_backup(without).is_ok
+
+
+def _previous_revision() -> str:
+    head = migration_head()
+    return next(revision for revision in known_revisions() if revision != head)

@@ -1,4 +1,5 @@
-"""`flask backup ...`: make, list, check, export and restore backups of the laptop's database."""
+"""`flask backup ...`: make, list, check, export and restore backups of the laptop's database;
+`flask upgrade`: bring the database to this version's schema safely (upgrade.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
+from flask_babel import gettext as _
 from flask_migrate import upgrade
 
 from workshops.audit.services import record
 from workshops.backup import export, serverlock, services
 from workshops.backup import files as backup_files
+from workshops.backup import upgrade as safe_upgrade
 from workshops.core.db import begin_write, migration_head
 from workshops.core.models import utcnow
 from workshops.extensions import db
@@ -181,3 +184,22 @@ def export_command(out: Path, passphrase_file: Path | None) -> None:
         backup_files.remove_database(plain)
     _journal("export", object_type="backup", details={"encrypted": 1})
     click.echo(f"Encrypted backup written: {out}. Keep the passphrase apart from the stick.")
+
+
+@click.command("upgrade")
+@click.option("--yes", is_flag=True,
+              help="Hub: do not ask whether the database was backed up with pg_dump first.")
+@with_appcontext
+def upgrade_command(yes: bool) -> None:
+    """Bring the database to this version of the app: a laptop's is backed up, migrated and
+    checked, and put back as it was if anything fails (exit code 1 then). A hub's PostgreSQL
+    is backed up with pg_dump by its administrator first (docs/backup.md, "Upgrading")."""
+    app = current_app._get_current_object()
+    if db.engine.dialect.name != "sqlite" and not yes:
+        click.confirm(_("The application does not back up a hub's PostgreSQL database. Did you "
+                        "back it up with pg_dump (docs/hub.md)?"), abort=True)
+    report = safe_upgrade.upgrade_database(app, allow_hub=True)
+    for line in report.lines:
+        click.echo(line, err=not report.ok)
+    if not report.ok:
+        raise click.exceptions.Exit(1)

@@ -3,8 +3,9 @@ scrubbed of erased households.
 
 Backups are single SQLite files named `<kind>-<UTC time>.sqlite` in the backup folder
 (`BACKUP_DIR`, default `instance/backups`): `auto` (the daily one, rotated), `manual`
-(`flask backup create`, kept) and `before-restore` (the database as it was before a restore,
-kept). Every file is written through SQLite's backup API (files.py), never copied.
+(`flask backup create`, kept), `before-restore` (the database as it was before a restore,
+kept) and `before-upgrade` (before a schema upgrade, backup/upgrade.py). Every file is
+written through SQLite's backup API (files.py), never copied.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from workshops.sync import erasure_ledger
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("auto", "manual", "before-restore")
-_NAME = re.compile(r"^(auto|manual|before-restore)-(\d{8}T\d{6}Z)(?:-(\d+))?\.sqlite$")
+KINDS = ("auto", "manual", "before-restore", "before-upgrade")
+_NAME = re.compile(r"^(auto|manual|before-restore|before-upgrade)-(\d{8}T\d{6}Z)(?:-(\d+))?\.sqlite$")
 _STAMP = "%Y%m%dT%H%M%SZ"
 
 
@@ -252,8 +253,9 @@ def scrub_backups(backup_dir: Path, family_ids: list[uuid.UUID] | set[uuid.UUID]
                   now: datetime | None = None) -> int:
     """Erase the given households from every local backup with the erasure code itself, then
     VACUUM, so no copy keeps their personal data; returns how many files were rewritten.
-    A backup at an older schema is left as it is (logged): a restore re-applies the erasure
-    ledger to it, and rotation removes automatic ones. Each file is replaced atomically."""
+    A backup at an older schema (a `before-upgrade` one, say) cannot be scrubbed by this
+    code: if it holds one of the households it is removed, otherwise left as it is. A damaged
+    backup is left as it is (logged). Each file is replaced atomically."""
     ids = set(family_ids)
     if not ids:
         return 0
@@ -262,12 +264,27 @@ def scrub_backups(backup_dir: Path, family_ids: list[uuid.UUID] | set[uuid.UUID]
     rewritten = 0
     for backup in list_backups(backup_dir):
         checked = verify_backup(backup.path)
-        if checked.revision != head or not checked.is_ok:
-            logger.warning("scrub: backup %s not at the current schema or damaged: left as it is",
-                           backup.path.name)
+        if not checked.is_ok:
+            logger.warning("scrub: backup %s damaged: left as it is", backup.path.name)
+            continue
+        if checked.revision != head:
+            if _holds_any(backup.path, ids):
+                files.remove_database(backup.path)
+                logger.warning("scrub: backup %s at an older schema held an erased household: "
+                               "removed", backup.path.name)
+                rewritten += 1
             continue
         rewritten += _scrub_one(backup.path, ids, now)
     return rewritten
+
+
+def _holds_any(path: Path, ids: set[uuid.UUID]) -> bool:
+    """Whether a backup's families table has one of these households (ids stored as hex)."""
+    marks = ",".join("?" * len(ids))
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+        row = connection.execute(f"SELECT 1 FROM families WHERE id IN ({marks}) LIMIT 1",  # noqa: S608
+                                 [family_id.hex for family_id in ids]).fetchone()
+    return row is not None
 
 
 def _scrub_one(path: Path, ids: set[uuid.UUID], now: datetime) -> int:

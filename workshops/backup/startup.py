@@ -1,12 +1,15 @@
 """What the laptop checks when it starts, and the daily backup.
 
-When the app starts (`flask serve`, or else its first request): SQLite's `quick_check` on the
-database; on a finding the app runs read-only (every write request gets the recovery steps,
-with a 503) and a banner says so (R46). Then whether the disk is encrypted (R49): a banner for
-staff when it is not (or cannot be told). Then, and on the first request after a day passed,
-an automatic backup in a background thread (a request never waits for it), followed by the
-rotation of the automatic backups. Nothing here ever stops the app: a check that fails is
-logged (without personal data) and shown.
+`flask serve` first brings the database to the code's migrations (upgrade.py: a verified
+backup, the migrations, a check, the backup put back on failure) and refuses to serve a schema
+it does not know; the next administrator's page says once that it happened. When the app
+starts (`flask serve`, or else its first request): SQLite's `quick_check` on the database; on a
+finding the app runs read-only (every write request gets the recovery steps, with a 503) and a
+banner says so (R46). Then whether the disk is encrypted (R49): a banner for staff when it is
+not (or cannot be told). Then, and on the first request after a day passed, an automatic
+backup in a background thread (a request never waits for it), followed by the rotation of the
+automatic backups. Apart from an upgrade that failed, nothing here ever stops the app: a
+check that fails is logged (without personal data) and shown.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import click
 from flask import Flask, current_app, g, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from workshops.audit.services import record
-from workshops.backup import diskcheck, serverlock
+from workshops.backup import cli as backup_cli
+from workshops.backup import diskcheck, serverlock, upgrade, upgrade_notice
 from workshops.backup.services import (
     BackupError,
     backup_dir,
@@ -32,6 +37,7 @@ from workshops.backup.services import (
     rotate_backups,
 )
 from workshops.core.db import READ_ONLY, SAFE_METHODS, begin_write, quick_check, sqlite_file
+from workshops.core.i18n import format_datetime
 from workshops.core.models import utcnow
 from workshops.extensions import db
 
@@ -39,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 DISK_STATUS = "workshops_disk_status"
 _STARTED = "workshops_started"
+# The upgrade notice not yet shown to an administrator (None: none; absent: not read yet).
+_NOTICE = "workshops_upgrade_notice"
 _BACKUP = "workshops_backup"
 _LOCK = threading.Lock()
 # The (UTC) day the daily jobs last ran in this process.
@@ -245,12 +253,41 @@ def durability_banners() -> list[tuple[str, str]]:
     if user is not None and user.role == "admin" and backup_failed_dt(app) is not None:
         banners.append(("warning", _("The automatic backup failed. Check the free disk space, "
                                      "then run \"flask backup create\".")))
+    if user is not None and user.role == "admin":
+        notice = _take_upgrade_notice(app)
+        if notice is not None:
+            banners.append(("info", _("The application was updated to version %(version)s on %(date)s "
+                                      "(database version %(revision)s). A backup was taken before the "
+                                      "update: %(path)s", version=notice["version"],
+                                      date=format_datetime(notice["upgraded_dt"], "short"),
+                                      revision=notice["revision"], path=notice["backup"])))
     return banners
 
 
+def _take_upgrade_notice(app: Flask) -> dict | None:
+    """The last upgrade's notice, once: the first administrator's page shows it, then it goes."""
+    with _LOCK:
+        if _NOTICE not in app.extensions:
+            app.extensions[_NOTICE] = upgrade_notice.read_notice(app)
+        notice = app.extensions[_NOTICE]
+        if notice is not None:
+            app.extensions[_NOTICE] = None
+            upgrade_notice.clear_notice(app)
+    return notice
+
+
 def serve_checks(app: Flask) -> list[str]:
-    """`flask serve`: hold the server lock (a restore refuses while it is held), run the start
-    checks and the backup now rather than at the first request."""
+    """`flask serve`: upgrade the database first (its lines printed in the app's language; the
+    command stops with exit code 1 when the app must not run on it), then hold the server lock
+    (a restore refuses while it is held), run the start checks and the backup now rather than
+    at the first request."""
+    report = upgrade.upgrade_database(app)
+    if report.status != upgrade.CURRENT:
+        for line in report.lines:
+            click.echo(line, err=not report.ok)
+    if not report.may_serve:
+        raise click.exceptions.Exit(1)
+    app.extensions.pop(_NOTICE, None)  # read again: this upgrade may have written one
     with contextlib.suppress(OSError):
         serverlock.hold(app, sqlite_file(db.engine))
     problems = run_start_checks(app)
@@ -260,8 +297,10 @@ def serve_checks(app: Flask) -> list[str]:
 
 
 def init_app(app: Flask) -> None:
-    """Register the gate (call before core.db's), the banners and `flask serve`'s checks."""
+    """Register the gate (call before core.db's), the banners, `flask serve`'s checks (the
+    upgrade first) and `flask upgrade`."""
     app.before_request(durability_gate)
     app.context_processor(lambda: {"durability_banners": durability_banners})
     app.extensions.setdefault("startup_checks", []).append(lambda: serve_checks(app))
     app.extensions.setdefault("serve_stops", []).append(lambda: serverlock.release(app))
+    app.cli.add_command(backup_cli.upgrade_command)
