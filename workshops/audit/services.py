@@ -45,8 +45,8 @@ ACTIONS = frozenset({
     "user_created", "role_changed", "user_deactivated", "user_reactivated", "settings_changed",
     "export", "import", "erasure", "retention_purge", "family_export",
     "sync_push", "sync_pull", "sync_device_paired", "sync_device_revoked",
-    "backup_created", "backup_restored", "backup_removed", "integrity_failed",
-    "disk_unencrypted",
+    "backup_created", "backup_restored", "backup_removed", "integrity_failed", "schema_upgraded",
+    "disk_unencrypted", "consent_changed",
 })
 # The advisory lock key of the chain on PostgreSQL (any constant shared by every writer).
 _PG_LOCK_KEY = 0x6A75646974  # "judit"
