@@ -19,7 +19,7 @@ from workshops.auth.models import User
 from workshops.core.errors import NotAllowed, ValidationFailed
 from workshops.core.models import derived_id
 from workshops.extensions import db as _db
-from workshops.families import normalize, queries, services
+from workshops.families import merge_services, normalize, queries, services
 from workshops.families.models import Family, FamilyResource, Guardian, Registration
 from workshops.families.services import ChildData, FamilyData, GuardianData
 from workshops.resources.models import Resource
@@ -260,7 +260,7 @@ def test_duplicates_compare_guardian_by_guardian_within_scope(db, actor, people)
 def test_merged_and_removed_households_are_no_duplicates(db, actor):
     keep = services.create_family(db, household("Dupont", "Anne"), actor)
     other = services.create_family(db, KNOWN, actor)
-    services.merge_families(db, keep, other, actor)
+    merge_services.merge_families(db, keep, other, actor)
     assert services.find_duplicates(db, KNOWN, actor, exclude_id=keep.id) == []
 
 
@@ -278,7 +278,7 @@ def test_a_merge_keeps_every_registration_and_counts_the_family_once(db, actor, 
     other = services.create_family(db, FamilyData(
         guardians=(GuardianData("Elodie", "MARTIN", "0601020304"), GuardianData("Karim", "Martin")),
         children=(ChildData("Ines", level="5e"), ChildData("Yanis")), has_photo_consent=True,
-        has_naming_consent=True, notes="Parle arabe"), actor)
+        has_naming_consent=True, notes="Parle arabe", notice_version="2026-01"), actor)
     both, only_other, only_keep = workshop_factory(), workshop_factory(), workshop_factory()
     register(db, both, keep, "absent")
     register(db, both, other, "attended", adults=2, children=1)
@@ -290,7 +290,7 @@ def test_a_merge_keeps_every_registration_and_counts_the_family_once(db, actor, 
                           resource_id=resource.id, has_opened_account=True))
     db.flush()
 
-    services.merge_families(db, keep, other, actor)
+    merge_services.merge_families(db, keep, other, actor)
 
     assert (other.merged_into_id, other.deleted_dt is not None) == (keep.id, True)
     assert {(g.first_name, g.phone) for g in queries.live_guardians(keep)} == {
@@ -318,7 +318,7 @@ def test_a_merge_revives_the_kept_households_removed_row_at_the_same_atelier(db,
     removed = register(db, workshop, keep, "registered")
     removed.deleted_dt = datetime.now(UTC)
     register(db, workshop, other, "attended", adults=1)
-    services.merge_families(db, keep, other, actor)
+    merge_services.merge_families(db, keep, other, actor)
     live, = queries.live_registrations(db, keep.id)
     assert (live.id, live.status, live.adults_present) == (removed.id, "attended", 1)
 
@@ -326,16 +326,16 @@ def test_a_merge_revives_the_kept_households_removed_row_at_the_same_atelier(db,
 def test_a_household_cannot_be_merged_twice_or_into_itself(db, actor):
     keep = services.create_family(db, household(), actor)
     other = services.create_family(db, household("Durand"), actor)
-    refused(lambda: services.merge_families(db, keep, keep, actor))
-    services.merge_families(db, keep, other, actor)
-    refused(lambda: services.merge_families(db, keep, other, actor))
+    refused(lambda: merge_services.merge_families(db, keep, keep, actor))
+    merge_services.merge_families(db, keep, other, actor)
+    refused(lambda: merge_services.merge_families(db, keep, other, actor))
 
 
 def test_a_merge_outside_scope_is_not_allowed(db, actor, people):
     keep = services.create_family(db, household(), actor)
     other = services.create_family(db, household("Durand"), people["b"])
     with pytest.raises(NotAllowed):
-        services.merge_families(db, keep, other, actor)
+        merge_services.merge_families(db, keep, other, actor)
 
 
 # --- queries ----------------------------------------------------------------------------
@@ -452,7 +452,7 @@ def test_consent_to_be_named_is_given_then_withdrawn_on_the_edit_page(app, clien
     auth.login(user_of("conseiller", "a")[0])
     client.post("/language/en", data={"next": "/"})
     for agreed, shown in ((True, "Agreed"), (False, "Not agreed")):
-        data = {**FORM, **({"has_naming_consent": "y"} if agreed else {})}
+        data = {**FORM, "notice_version": "2026-01", **({"has_naming_consent": "y"} if agreed else {})}
         assert client.post(f"/families/{family_id}/edit", data=data).status_code == 302
         with app.app_context():
             assert _db.session.get(Family, family_id).has_naming_consent is agreed

@@ -10,6 +10,7 @@ from workshops.auth import services as auth_services
 from workshops.auth.models import User
 from workshops.backup import services
 from workshops.extensions import db as _db
+from workshops.families import merge_services
 from workshops.families import services as family_services
 from workshops.families.models import Family, Guardian
 from workshops.families.services import FamilyData, GuardianData
@@ -39,7 +40,7 @@ def test_the_scrub_takes_the_merged_household_out_of_older_backups_too(app):
         folder = services.backup_dir(app)
         backup = services.create_backup(_db.engine, folder, T0, "manual")  # before the merge
         assert b"Zerguini" in backup.read_bytes()
-        family_services.merge_families(_db.session, keep, other, actor)
+        merge_services.merge_families(_db.session, keep, other, actor)
         _db.session.commit()
         count = erase_family(_db.session, _db.session.get(Family, keep.id), actor.id, T1)
         _db.session.commit()
@@ -56,7 +57,7 @@ def test_a_restore_does_not_bring_back_the_merged_household_of_an_erased_one(app
         actor, keep, other = _two_households(app)
         other_id = other.id
         backup = services.create_backup(_db.engine, tmp_path, T0, "manual")  # before the merge
-        family_services.merge_families(_db.session, keep, other, actor)
+        merge_services.merge_families(_db.session, keep, other, actor)
         _db.session.commit()
         erase_family(_db.session, _db.session.get(Family, keep.id), actor.id, T1)
         _db.session.commit()

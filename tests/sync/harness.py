@@ -52,6 +52,7 @@ from workshops.core.models import utcnow
 from workshops.extensions import db
 from workshops.families import queries as family_queries
 from workshops.families import registration_services
+from workshops.families.merge_services import merge_families
 from workshops.families.models import Family, Registration
 from workshops.families.services import (
     HOUSEHOLD_FIELDS,
@@ -59,7 +60,6 @@ from workshops.families.services import (
     FamilyData,
     GuardianData,
     create_family,
-    merge_families,
     update_family,
 )
 from workshops.scheduling.models import Venue, Workshop

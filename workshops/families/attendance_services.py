@@ -270,7 +270,7 @@ def _write_mark(mark: SheetMark, registration: Registration) -> Registration:
 
 def _write_sheet_walk_in(db: Session, workshop: Workshop, row: SheetWalkIn, data: FamilyData,
                          actor: User) -> Registration:
-    family = db.get(Family, row.family_id) if row.family_id else create_family(db, data, actor)
+    family = db.get(Family, row.family_id) if row.family_id else create_family(db, data, actor, way="walk_in")
     registration = get_family_registration(db, workshop, family.id)
     if registration is None:
         registration = fresh_registration(db, workshop, family)

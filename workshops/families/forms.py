@@ -17,6 +17,7 @@ from wtforms import (
 from wtforms.validators import Length, Optional
 
 from workshops.core.forms import choices
+from workshops.families.consent_services import CONSENTS, WAYS
 from workshops.families.models import (
     COMPUTER_NEEDS,
     ORIGINS,
@@ -69,6 +70,16 @@ STATUS_LABELS = {"invited": _l("Invited"), "registered": _l("Registered"), "atte
                  "absent": _l("Absent"), "excused": _l("Excused")}
 assert set(STATUS_LABELS) == set(REGISTRATION_STATUSES)
 
+# Translators: the optional uses a family agrees to, in its consent history.
+CONSENT_LABELS = {"follow_up": _l("Follow-up contact"), "photos": _l("Photos"),
+                  "naming": _l("Named in the national reporting tool")}
+assert set(CONSENT_LABELS) == set(CONSENTS)
+
+# Translators: how a consent was recorded, in the family's consent history.
+WAY_LABELS = {"form": _l("Family form"), "walk_in": _l("Walk-in at the atelier"),
+              "import": _l("Imported list (no notice given yet)"), "merge": _l("Merge of two households")}
+assert set(WAY_LABELS) == set(WAYS)
+
 # Translators: what two households have in common, in "(same last name, phone)".
 MATCH_LABELS = {"last_name": _l("last name"), "first_name": _l("first name"),
                 "phone": _l("phone"), "email": _l("e-mail")}
@@ -119,7 +130,7 @@ class FamilyForm(FlaskForm):
         [("", _l("No computer asked for")), *COMPUTER_LABELS.items()]), default="")
     notice_version = StringField(_l("Privacy notice version shown"), validators=[Length(max=32)],
                                  description=_l("As printed at the bottom of the notice, "
-                                                "for example 2026-09."))
+                                                "for example 2026-09. Needed to record a consent."))
     notice_date = DateField(_l("Date the notice was shown"), validators=[Optional()])
     has_follow_up_consent = BooleanField(_l("Agrees to be contacted for a follow-up"))
     has_photo_consent = BooleanField(_l("Agrees to be in photos"))

@@ -34,6 +34,7 @@ from workshops.auth.models import Structure
 from workshops.core.errors import ValidationFailed
 from workshops.families import queries, registration_services
 from workshops.families import services as family_services
+from workshops.families.consent_services import NO_CONSENT, record_consent_changes
 from workshops.families.import_rows import FamilyImport
 from workshops.families.importers import Preview, headers_hash
 from workshops.families.models import ImportMapping, Registration
@@ -173,7 +174,8 @@ def confirm_family_import(db: Session, preview: Preview, options: FamilyImport, 
     """Create the households of the ok rows and of the warned rows included (all when
     None), origin "college_list", and register each to the atelier when one is given.
     Refused rows are never written. Records one "import" entry in the audit journal (counts
-    only). Flushes only: the caller commits once.
+    only), after one `consent_changed` entry per consent a row gave. Flushes only: the caller
+    commits once.
 
     Raises ValidationFailed when the atelier would go over capacity without over-booking
     allowed (nothing written) or when a row is refused on writing (with its line);
@@ -191,7 +193,7 @@ def confirm_family_import(db: Session, preview: Preview, options: FamilyImport, 
     held = [*queries.list_colleges(db), db.get(Structure, structure_id) if structure_id else None]
     # The households are flushed together at the end, not one by one (registering to the
     # atelier flushes its own rows, the household's with them).
-    family_ids, registered = [], 0
+    families, registered = [], 0
     with db.no_autoflush:
         for row in rows:
             try:
@@ -206,9 +208,13 @@ def confirm_family_import(db: Session, preview: Preview, options: FamilyImport, 
                 raise ValidationFailed([(None, _l("Line %(line)s: %(reason)s", line=row.line,
                                                   reason=message))
                                         for _field, message in error.reasons]) from error
-            family_ids.append(family.id)
+            families.append(family)
     db.flush()
     del held
+    # The consents the collège's list gave, one journal entry each (no notice version yet).
+    for family in families:
+        record_consent_changes(db, family, NO_CONSENT, options.actor, "import")
+    family_ids = [family.id for family in families]
     done = ImportResult(len(family_ids), registered, len(preview.rows) - len(family_ids), tuple(family_ids))
     record(db, "import", actor_id=options.actor.id, object_type="families",
            object_ref=str(structure_id or ""), details={

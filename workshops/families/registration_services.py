@@ -238,7 +238,7 @@ def add_walk_in(db: Session, workshop: Workshop, actor: User, *, last_name: str,
         candidates = find_duplicates(db, data, actor)
         if candidates:
             raise PossibleDuplicates({0: candidates})
-    family = create_family(db, data, actor)
+    family = create_family(db, data, actor, way="walk_in")
     return check_in_family(db, workshop, family, actor, adults=adults, children=children,
                            at=moment, is_walk_in=True).registration
 

@@ -1,5 +1,6 @@
 """Rules of households: guardians and children as given, cleaned and checked; create,
-change, find likely duplicates and merge two households keeping every registration.
+change and find likely duplicates (merges: merge_services). Each consent given or withdrawn
+is recorded in the journal with the change (consent_services).
 Services flush, never commit; the caller (view, command, import) commits once."""
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ from sqlalchemy.orm import Session
 
 from workshops.auth.models import Structure, User
 from workshops.core.errors import NotAllowed, Reason, ValidationFailed
-from workshops.core.models import derived_id, utcnow
+from workshops.core.models import utcnow
 from workshops.families import normalize, queries
+from workshops.families.consent_services import (
+    NO_CONSENT,
+    consents_of,
+    is_notice_version,
+    record_consent_changes,
+)
 from workshops.families.models import (
     COMPUTER_NEEDS,
     ORIGINS,
@@ -22,9 +29,7 @@ from workshops.families.models import (
     SCHOOL_LEVELS,
     Child,
     Family,
-    FamilyResource,
     Guardian,
-    Registration,
 )
 from workshops.families.queries import DuplicateCandidate
 from workshops.scheduling.localtime import local_today
@@ -36,8 +41,6 @@ MAX_COMMUNE_LENGTH = 120
 MAX_NOTICE_VERSION_LENGTH = 32
 HOUSEHOLD_FIELDS = ("commune", "computer_wanted", "origin", "notice_version", "notice_date",
                     "has_follow_up_consent", "has_photo_consent", "has_naming_consent", "notes")
-# Registration statuses from the strongest to the weakest, for merges.
-STATUS_RANK = ("attended", "excused", "registered", "invited", "absent")
 
 
 @dataclass(frozen=True)
@@ -90,23 +93,34 @@ def family_problems(data: FamilyData, *, lenient: bool = False) -> tuple[list[Re
 
 
 def create_family(db: Session, data: FamilyData, actor: User, *, lenient: bool = False,
-                  flush: bool = True) -> Family:
-    """Create a household in the actor's structure (or the one a manager chose).
+                  flush: bool = True, way: str = "form") -> Family:
+    """Create a household in the actor's structure (or the one a manager chose), and record
+    each consent given in the journal (`way`: a code of consent_services.WAYS).
 
-    Raises ValidationFailed on a refused value or an unknown structure or collège,
-    NotAllowed when a conseiller has no structure or names another one.
+    With `flush=False` (imports, flushed together) nothing is recorded: the caller records
+    the consents once flushed (consent_services.record_consent_changes from NO_CONSENT).
+    Raises ValidationFailed on a refused value (a consent without a notice version, unless
+    `lenient`) or an unknown structure or collège, NotAllowed when a conseiller has no
+    structure or names another one.
     """
-    return _save(db, Family(id=uuid.uuid4()), data, actor, lenient, flush=flush)
+    family = _save(db, Family(id=uuid.uuid4()), data, actor, lenient, flush=flush)
+    if flush:
+        record_consent_changes(db, family, NO_CONSENT, actor, way)
+    return family
 
 
 def update_family(db: Session, family: Family, data: FamilyData, actor: User) -> Family:
     """Change a household: guardians matched by position, children by first name then
     order; those no longer given are tombstoned (never deleted: the removal must travel).
 
+    Each consent given or withdrawn is recorded in the journal.
     Raises ValidationFailed as create_family, NotAllowed outside the actor's scope.
     """
-    _check_scope(family, actor)
-    return _save(db, family, data, actor, lenient=False, flush=True)
+    check_scope(family, actor)
+    before = consents_of(family)
+    _save(db, family, data, actor, lenient=False, flush=True)
+    record_consent_changes(db, family, before, actor, "form")
+    return family
 
 
 def _save(db: Session, family: Family, data: FamilyData, actor: User, lenient: bool, flush: bool) -> Family:
@@ -134,34 +148,6 @@ def find_duplicates(db: Session, data: FamilyData, actor: User, *, limit: int = 
                                         limit=limit, exclude_id=exclude_id)
 
 
-def merge_families(db: Session, keep: Family, other: Family, actor: User) -> Family:
-    """Merge `other` into `keep` in one flush, keeping every registration.
-
-    Guardians and children not in `keep` (same folded names) move, the others complete
-    keep's blanks; registrations and resources shown move (one row per atelier, the best
-    status, the larger head counts); `other` becomes a tombstoned alias (merged_into_id).
-    Raises NotAllowed outside the actor's scope, ValidationFailed for the same household
-    or one already merged or removed.
-    """
-    _check_scope(keep, actor)
-    _check_scope(other, actor)
-    if keep.id == other.id or not queries.is_live(keep) or not queries.is_live(other):
-        raise ValidationFailed([(None, _l("Choose two households that were not merged or removed."))])
-    with db.no_autoflush:
-        _merge_people(keep, other)
-        for registration in queries.live_registrations(db, other.id):
-            _move_registration(db, registration, keep)
-        for shown in queries.live_family_resources(db, other.id):
-            _move_family_resource(db, shown, keep)
-        for alias in queries.families_merged_into(db, other.id):
-            alias.merged_into_id = keep.id
-        _merge_household_fields(keep, other)
-        other.merged_into_id, other.deleted_dt = keep.id, utcnow()
-        keep.search_key = search_key_of(keep)
-    db.flush()
-    return keep
-
-
 def _clean(data: FamilyData, lenient: bool) -> tuple[FamilyData, list[Reason], list[str]]:
     """Names, commune and notes cleaned, phones E.164, e-mails normalised; blanks dropped."""
     reasons: list[Reason] = []
@@ -176,6 +162,8 @@ def _clean(data: FamilyData, lenient: bool) -> tuple[FamilyData, list[Reason], l
     children = [_clean_child(child, index, reasons) for index, child in enumerate(data.children)
                 if child.first_name.strip() or child.level or child.college_id]
     reasons += _household_problems(data)
+    if not lenient:
+        reasons += _consent_problems(data)
     if not (data.notice_version or "").strip():
         warnings.append(str(_l("No privacy notice recorded: show it to the family.")))
     cleaned = replace(
@@ -235,13 +223,27 @@ def _household_problems(data: FamilyData) -> list[Reason]:
         reasons.append(("computer_wanted", _l("Choose a kind of computer from the list.")))
     if data.origin not in ORIGINS:
         reasons.append(("origin", _l("Choose how the family came from the list.")))
-    if len((data.notice_version or "").strip()) > MAX_NOTICE_VERSION_LENGTH:
+    version = (data.notice_version or "").strip()
+    if len(version) > MAX_NOTICE_VERSION_LENGTH:
         reasons.append(("notice_version", _l("Use at most %(max)s characters.",
                                              max=MAX_NOTICE_VERSION_LENGTH)))
+    elif version and not is_notice_version(version):
+        reasons.append(("notice_version", _l("Write the version as printed at the bottom of the "
+                                             "notice, for example 2026-01.")))
     # Compared with the Paris date: a walk-in at 00:30 in Paris is still "today".
     if data.notice_date is not None and data.notice_date > local_today(utcnow()):
         reasons.append(("notice_date", _l("The notice cannot have been shown in the future.")))
     return reasons
+
+
+def _consent_problems(data: FamilyData) -> list[Reason]:
+    """A consent is given only to a family that was given the privacy notice (R39). An import
+    (lenient) keeps the consent the collège's own form collected."""
+    given = data.has_follow_up_consent or data.has_photo_consent or data.has_naming_consent
+    if given and not (data.notice_version or "").strip():
+        return [("notice_version", _l("A consent can be recorded only once the family was given the "
+                                      "privacy notice: enter its version, or untick the consents."))]
+    return []
 
 
 def _structure_for(db: Session, wanted: uuid.UUID | None, actor: User,
@@ -266,7 +268,8 @@ def _college_problems(db: Session, data: FamilyData) -> list[Reason]:
             if child.college_id is not None and not queries.is_college(db, child.college_id)]
 
 
-def _check_scope(family: Family, actor: User) -> None:
+def check_scope(family: Family, actor: User) -> None:
+    """Raises NotAllowed when the household is outside the actor's structures."""
     if not queries.can_see(actor, family):
         raise NotAllowed("family outside the actor's structures")
 
@@ -323,78 +326,3 @@ def search_key_of(family: Family) -> str:
     """The household's names folded for search: its live guardians' and children's."""
     names = [name for g in queries.live_guardians(family) for name in (g.last_name, g.first_name)]
     return normalize.search_key(names + [child.first_name for child in queries.live_children(family)])
-
-
-def _merge_people(keep: Family, other: Family) -> None:
-    kept = {queries.person_key(g): g for g in queries.live_guardians(keep)}
-    position = len(kept)
-    for guardian in queries.live_guardians(other):
-        same = kept.get(queries.person_key(guardian))
-        if same is None:
-            guardian.family, guardian.position = keep, position
-            position += 1
-        else:
-            same.phone, same.email = same.phone or guardian.phone, same.email or guardian.email
-    children = {queries.person_key(c): c for c in queries.live_children(keep)}
-    for child in queries.live_children(other):
-        same = children.get(queries.person_key(child))
-        if same is None:
-            child.family = keep
-        else:
-            same.college_id, same.level = same.college_id or child.college_id, same.level or child.level
-
-
-def _move_registration(db: Session, old: Registration, keep: Family) -> None:
-    # A registration's id derives from (atelier, family), so that two laptops
-    # checking in the same family make one row. Changing family_id in place
-    # would leave an id that no longer matches its key, and another device
-    # registering `keep` to that atelier would then create a second row for the
-    # same family: instead, the row is re-created under keep's derived id (or
-    # joined to keep's own row) and the old one is tombstoned, which travels.
-    target = queries.registration_row(db, old.workshop_id, keep.id)
-    if target is None or target.deleted_dt is not None:
-        target = target or Registration(id=derived_id("registration", old.workshop_id, keep.id),
-                                        workshop_id=old.workshop_id, family_id=keep.id)
-        db.add(target)
-        target.deleted_dt = None
-        _copy_registration(old, target)
-    else:
-        if STATUS_RANK.index(old.status) < STATUS_RANK.index(target.status):
-            target.status = old.status
-            target.checked_in_dt = target.checked_in_dt or old.checked_in_dt
-        target.adults_present = max(target.adults_present, old.adults_present)
-        target.children_present = max(target.children_present, old.children_present)
-        target.is_signed_on_paper = target.is_signed_on_paper or old.is_signed_on_paper
-    old.deleted_dt = utcnow()
-
-
-def _copy_registration(old: Registration, target: Registration) -> None:
-    for name in ("status", "checked_in_dt", "adults_present", "children_present",
-                 "is_signed_on_paper", "is_walk_in"):
-        setattr(target, name, getattr(old, name))
-
-
-def _move_family_resource(db: Session, old: FamilyResource, keep: Family) -> None:
-    # Same reason as registrations: the id derives from (atelier, family, resource).
-    target = queries.family_resource_row(db, old.workshop_id, keep.id, old.resource_id)
-    if target is None:
-        row_id = derived_id("family_resource", old.workshop_id, keep.id, old.resource_id)
-        target = FamilyResource(id=row_id, workshop_id=old.workshop_id, family_id=keep.id,
-                                resource_id=old.resource_id, is_shown=False, has_opened_account=False)
-        db.add(target)
-    elif target.deleted_dt is not None:
-        target.deleted_dt, target.is_shown, target.has_opened_account = None, False, False
-    target.is_shown = target.is_shown or old.is_shown
-    target.has_opened_account = target.has_opened_account or old.has_opened_account
-    old.deleted_dt = utcnow()
-
-
-def _merge_household_fields(keep: Family, other: Family) -> None:
-    for consent in ("has_follow_up_consent", "has_photo_consent", "has_naming_consent"):
-        setattr(keep, consent, getattr(keep, consent) or getattr(other, consent))
-    keep.notes = "\n\n".join(note for note in (keep.notes.strip(), other.notes.strip()) if note)
-    keep.commune = keep.commune or other.commune
-    keep.computer_wanted = keep.computer_wanted or other.computer_wanted
-    newer = keep.notice_date is None or (other.notice_date and other.notice_date > keep.notice_date)
-    if newer and other.notice_version:
-        keep.notice_version, keep.notice_date = other.notice_version, other.notice_date

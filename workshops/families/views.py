@@ -11,7 +11,8 @@ from workshops.auth.queries import list_structures
 from workshops.core.errors import NotAllowed, ValidationFailed
 from workshops.core.forms import choices, parse_uuid
 from workshops.extensions import db
-from workshops.families import forms, queries, services
+from workshops.families import forms, merge_services, queries, services
+from workshops.families.consent_queries import consent_history
 from workshops.families.family_panels import family_panels_for
 from workshops.families.models import Family  # also makes the tables known to migrations
 from workshops.families.normalize import display_phone
@@ -38,6 +39,7 @@ def family(family_id):
         "families/family.html", family=household, guardians=queries.live_guardians(household),
         children=queries.live_children(household),
         registrations=queries.list_family_registrations(db.session, household.id),
+        consent_events=consent_history(db.session, household),
         panels=family_panels_for(household, g.user), **_labels())
 
 
@@ -84,7 +86,7 @@ def merge(family_id):
         abort(404)
     if request.method == "POST" and form.validate_on_submit() and other is not None:
         try:
-            services.merge_families(db.session, keep, other, g.user)
+            merge_services.merge_families(db.session, keep, other, g.user)
         except (ValidationFailed, NotAllowed):
             db.session.rollback()
             abort(404)
@@ -213,6 +215,7 @@ def _labels() -> dict:
     return {"language_labels": forms.LANGUAGE_LABELS, "relation_labels": forms.RELATION_LABELS,
             "origin_labels": forms.ORIGIN_LABELS, "computer_labels": forms.COMPUTER_LABELS,
             "match_labels": forms.MATCH_LABELS, "status_labels": forms.STATUS_LABELS,
+            "consent_labels": forms.CONSENT_LABELS, "way_labels": forms.WAY_LABELS,
             "display_phone": display_phone, "live_guardians": queries.live_guardians,
             "live_children": queries.live_children,
             "can_choose_structure": g.user.role in ("manager", "admin")}

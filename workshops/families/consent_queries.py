@@ -1,0 +1,51 @@
+"""Reading a household's consent history from the audit journal (consent_services writes it):
+newest first, with the staff member's display name. Read only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workshops.audit.models import AuditEntry
+from workshops.auth.models import User
+from workshops.families.consent_services import ACTION, CONSENTS
+from workshops.families.models import Family
+
+MAX_HISTORY = 200
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    """A consent given or withdrawn, as the journal holds it."""
+
+    occurred_dt: datetime
+    actor_name: str | None  # None: no account recorded, or the account was removed
+    purpose: str  # a key of consent_services.CONSENTS
+    is_given: bool
+    notice_version: str | None
+    way: str | None  # a code of consent_services.WAYS
+
+
+def consent_history(db: Session, family: Family) -> list[ConsentEvent]:
+    """The consent changes of the household and of those merged into it, newest first
+    (at most MAX_HISTORY). Journal entries are local: changes made on another device are
+    in that device's journal. Raises nothing."""
+    refs = [str(family.id), *(str(alias_id) for alias_id in db.scalars(
+        select(Family.id).where(Family.merged_into_id == family.id)))]
+    query = (select(AuditEntry, User.display_name)
+             .outerjoin(User, User.id == AuditEntry.actor_id)
+             .where(AuditEntry.action == ACTION, AuditEntry.object_type == "family",
+                    AuditEntry.object_ref.in_(refs))
+             .order_by(AuditEntry.id.desc()).limit(MAX_HISTORY))
+    events = []
+    for entry, name in db.execute(query):
+        details = entry.details or {}
+        if details.get("purpose") not in CONSENTS:
+            continue
+        events.append(ConsentEvent(entry.occurred_dt, name, details["purpose"], bool(details.get("given")),
+                                   details.get("notice_version"), details.get("way")))
+    return events
+
