@@ -35,7 +35,7 @@ from workshops.sync import (
 from workshops.sync.bundle import BundleRefused
 from workshops.sync.models import Device
 from workshops.sync.tracking_services import hub_state
-from workshops.sync.transport import HttpTransport, TransportError
+from workshops.sync.transport import CertificateRefused, HttpTransport, TransportError
 
 sync = AppGroup("sync", help="Sync this laptop with the hub, or manage the hub's devices.")
 device_group = AppGroup("device", help="The hub's devices (laptops): create, list, revoke, pairing codes.")
@@ -44,6 +44,9 @@ sync.add_command(device_group)
 # Plain words for the stable failure codes of a sync run or an enrolment.
 REASONS = {
     "network": "the hub could not be reached (no network, wrong address, or the hub is down)",
+    "certificate": "the hub's certificate could not be verified (expired, self-signed, made for another "
+                   "address, or the connection is intercepted): nothing was sent; tell the hub's "
+                   "administrator",
     "not_connected": "this laptop is not connected to a hub: run `flask sync connect URL CODE` first",
     "revoked": "the hub revoked this laptop: ask its administrator for a new device and connect again",
     "unknown_device": "the hub does not know this laptop's token: connect it again with a new pairing code",
@@ -133,6 +136,8 @@ def connect(url: str, code: str) -> None:
                "schema_version": registry.SCHEMA_VERSION, "device_time_ms": time.time_ns() // 1_000_000}
     try:
         status, answer = HttpTransport(url, "").post("/api/sync/enrol", payload)
+    except CertificateRefused as refused:
+        raise click.ClickException(f"The hub at {url} was refused: {refused}.") from None
     except TransportError:
         raise click.ClickException(f"The hub could not be reached at {url}: check the address and "
                                    "the network.") from None

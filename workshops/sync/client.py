@@ -33,7 +33,7 @@ from workshops.core.models import utcnow
 from workshops.sync import apply_services, outbox_services, registry
 from workshops.sync.device_services import sync_state
 from workshops.sync.models import OutboxBatch
-from workshops.sync.transport import Transport, TransportError
+from workshops.sync.transport import CertificateRefused, Transport, TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,8 @@ def run(db: Session, transport: Transport, progress: Progress | None = None, *,
             raise SyncStopped("not_connected")
         _run(db, transport, progress, result)
         result.ok = True
+    except CertificateRefused:
+        result.error = "certificate"
     except TransportError:
         result.error = "network"
     except SyncStopped as stopped:

@@ -2,7 +2,10 @@
 
 `HttpTransport` uses the standard library only. An HTTP error status with a JSON body is an
 answer (the caller reads its `error` code); a hub that cannot be reached, or that answers
-something other than JSON, raises `TransportError`. Bodies are never logged: they hold
+something other than JSON, raises `TransportError`; a hub whose certificate does not verify
+raises `CertificateRefused` (a `TransportError`), before anything is sent. Certificates are
+checked by Python's default context (the system's CAs, the host name, the dates), never
+turned off. Bodies are never logged: they hold
 personal data. `AppTransport` calls a hub app in the same process through its test client
 (tests and benches), going through the hub's real views.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +26,22 @@ from flask import Flask
 
 class TransportError(Exception):
     """The hub could not be reached, or did not answer JSON."""
+
+
+class CertificateRefused(TransportError):
+    """The TLS handshake failed on the hub's certificate: nothing was sent. `reason` is
+    OpenSSL's own words ("certificate has expired", "self-signed certificate"...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the hub's certificate was refused ({reason}), so nothing was sent: the "
+                         "certificate expired, is self-signed or was made for another address, or "
+                         "someone is intercepting the connection")
+        self.reason = reason
+
+
+def _certificate_problem(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    return reason if isinstance(reason, ssl.SSLCertVerificationError) else None
 
 
 class Transport(Protocol):
@@ -76,6 +96,9 @@ class HttpTransport:
                 except (ValueError, OSError, EOFError) as bad:
                     raise TransportError(f"HTTP {error.code} without a JSON answer") from bad
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError, EOFError) as error:
+            refused = _certificate_problem(error)
+            if refused is not None:
+                raise CertificateRefused(refused.verify_message or str(refused)) from error
             raise TransportError(type(error).__name__) from error
 
 

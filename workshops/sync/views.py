@@ -37,6 +37,9 @@ ERRORS = {
     "network": _l("The hub could not be reached. Check that this computer is connected to the internet "
                   "and that the hub's address is right, then try again. Nothing was lost: your work stays "
                   "on this computer until it reaches the hub."),
+    "certificate": _l("The hub's certificate could not be verified, so nothing was sent: it expired, it was "
+                      "made for another address, or someone is intercepting the connection. Check the hub's "
+                      "address, then tell the hub's administrator. Your work stays on this computer."),
     "revoked": _l("The hub refuses this laptop: it was revoked (declared lost, or replaced). Ask the hub's "
                   "administrator to create a new device, then connect again."),
     "unknown_device": _l("The hub does not recognise this laptop any more. Ask the hub's administrator for a "
@@ -229,6 +232,9 @@ def connect():
     try:
         code, answer = make_transport(form.hub_url.data, "", timeout=ENROL_TIMEOUT_SECONDS).post(
             "/api/sync/enrol", payload)
+    except transport.CertificateRefused:
+        form.hub_url.errors = [*form.hub_url.errors, error_message("certificate")]
+        return _page(form, 400)
     except transport.TransportError:
         form.hub_url.errors = [*form.hub_url.errors, error_message("network")]
         return _page(form, 400)
