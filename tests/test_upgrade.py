@@ -192,7 +192,11 @@ def test_an_upgrade_backs_up_migrates_and_keeps_every_row(old_laptop, tmp_path):
         assert after_counts[table] >= count
         new_columns = columns_of(path, table)
         common = [column for column in columns_of(before_copy, table) if column in new_columns]
-        assert rows_of(path, table, common) == rows_of(before_copy, table, common), table
+        kept = rows_of(before_copy, table, common)
+        if table == "audit_entries":  # the upgrade journals itself after the earlier entries
+            assert rows_of(path, table, common)[:len(kept)] == kept, table
+        else:
+            assert rows_of(path, table, common) == kept, table
     # The backup taken before is there, sound, and holds the previous version's data; the one
     # of the upgrade before goes now, other backups stay.
     assert backups_of(app) == sorted([report.backup, manual]) and not earlier.exists()

@@ -32,7 +32,8 @@ class AuditEntry(Base):
     # The staff account that acted (no foreign key: the journal outlives accounts).
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     object_type: Mapped[str] = mapped_column(String(40), default="")
-    object_ref: Mapped[str] = mapped_column(String(64), default="")  # an id or a keyed hash
+    # Indexed: a family page lists its consent history by it (families/consent_queries.py).
+    object_ref: Mapped[str] = mapped_column(String(64), default="", index=True)  # an id or a keyed hash
     details: Mapped[dict] = mapped_column(JSON, default=dict)  # codes and counts only
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
