@@ -139,6 +139,7 @@ def get_paths(app) -> list[str]:
             row = _db.session.scalars(select(mapper.class_).limit(1)).first() if arg else None
             if row is not None:
                 values[arg] = row.id
+        values.update(guide_page="checkin", guide_lang="fr", guide_image="checkin.png")
         paths = []
         with app.test_request_context():
             for rule in app.url_map.iter_rules():

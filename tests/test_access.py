@@ -24,7 +24,9 @@ from workshops.extensions import db as _db
 ROOT = Path(__file__).resolve().parent.parent
 
 # Every endpoint reachable without a login. Adding one is a decision: add it here.
-PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.setup", "core.language"}
+# help.*: the user guide (docs/guide, no personal data), readable from the login page.
+PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.setup", "core.language", "help.index", "help.page",
+                    "help.image"}
 # The hub's sync API: laptops authenticate with their device token (or a pairing code), not a login.
 HUB_PUBLIC_ENDPOINTS = PUBLIC_ENDPOINTS | {"sync_api.enrol", "sync_api.hello", "sync_api.push",
                                           "sync_api.pull", "sync_api.roll"}
