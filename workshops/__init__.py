@@ -19,7 +19,7 @@ from workshops.backup import cli as backup_cli
 from workshops.backup import startup as backup_startup
 from workshops.core import cli as core_cli
 from workshops.core import db as core_db
-from workshops.core import errors, i18n, logs, security
+from workshops.core import errors, i18n, launcher, logs, security
 from workshops.core import views as core_views
 from workshops.equipment import cli as equipment_cli
 from workshops.equipment import handover_views
@@ -94,6 +94,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     i18n.init_app(app)
     core_cli.init_app(app)
+    app.cli.add_command(launcher.launcher)
     app.cli.add_command(audit_cli.audit)
     app.cli.add_command(auth_cli.users)
     app.cli.add_command(families_cli.families)

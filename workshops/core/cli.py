@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import signal
+import socket
 import threading
 import webbrowser
 
@@ -11,6 +14,15 @@ from flask.cli import with_appcontext
 from waitress import serve
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Stop as on Ctrl+C: SIGTERM (a shutdown, `kill`), SIGHUP (the terminal window closed),
+# SIGBREAK (Ctrl+Break on Windows).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGBREAK")
+                     if hasattr(signal, name))
+
+
+def _stop_serving(signum, frame):
+    """Waitress stops on KeyboardInterrupt: its threads finish, then `serve` returns."""
+    raise KeyboardInterrupt
 
 
 @click.command("serve")
@@ -35,12 +47,35 @@ def serve_command(host: str, port: int, threads: int, open_browser: bool) -> Non
     click.echo(f"workshops is ready on {url} (Ctrl+C to stop)")
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop_serving)
     try:
+        if _port_in_use(host, port):
+            raise click.ClickException(
+                f"port {port} is already in use: the app may already be running, open {url} in the "
+                "browser; or start it on another port with --port.")
         serve(app, host=host, port=port, threads=threads, ident="workshops")
     finally:
         # Features let go of what they hold while serving (the backup's server lock).
         for stop in app.extensions.get("serve_stops", ()):
             stop()
+        # Close the pooled connections: the last one to close folds the WAL into the
+        # database file and removes it (a clean stop leaves a single file).
+        for engine in app.extensions["sqlalchemy"].engines.values():
+            engine.dispose()
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    """Whether another program listens there (asked before waitress, which leaves a half-made
+    server behind when its bind fails). SO_REUSEADDR as waitress: a just-stopped app's
+    lingering connections do not count."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error.errno == errno.EADDRINUSE
+    return False
 
 
 def init_app(app: Flask) -> None:
