@@ -3,6 +3,7 @@
 #   WeasyPrint (PDF) needs pango: libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 #   browser tests need Debian's chromium at /usr/bin/chromium (never `playwright install`)
 #   hub tests use a PostgreSQL server; PDF checks use poppler-utils (pdftoppm)
+#   accessibility tests use axe-core from the npm registry: needs npm (Node.js), `make axe`
 
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
@@ -14,7 +15,7 @@ CATALOGUES := $(wildcard translations/*/LC_MESSAGES/*.po)
 AUDIT_VENV := $(VENV)/pip-audit
 AUDIT_TOOL := $(AUDIT_VENV)/bin/pip-audit
 
-.PHONY: install demo test bench lint audit lock
+.PHONY: install demo test bench lint audit lock axe
 
 # The project (editable) with its test and hub extras, then the compiled catalogues.
 install: $(INSTALLED)
@@ -50,8 +51,19 @@ demo: install
 	WORKSHOPS_DEMO=1 $(FLASK) serve --port 5000
 
 # The whole suite, browser tests included; pass options with ARGS='-k login'.
-test: install
+test: install axe
 	$(PYTHON) -m pytest $(ARGS)
+
+# axe-core for tests/browser/test_accessibility.py (pinned in its package-lock.json). Without npm
+# the accessibility tests are skipped locally (CI installs npm and requires them).
+AXE := tests/browser/axe/node_modules/axe-core/axe.min.js
+axe:
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(AXE); \
+	else echo "npm not found: the accessibility tests will be skipped (apt install npm)."; fi
+
+$(AXE): tests/browser/axe/package-lock.json
+	npm ci --prefix tests/browser/axe --no-audit --no-fund
+	touch $@
 
 bench: install
 	$(PYTHON) bench/run.py
