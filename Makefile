@@ -35,7 +35,8 @@ $(INSTALLED): requirements.lock setup.cfg pyproject.toml | $(PYTHON)
 	$(PYTHON) -m pip install --quiet --no-deps -e .
 	touch $@
 
-# After changing the dependencies in setup.cfg: pin them again, with their hashes.
+# After changing the dependencies in setup.cfg: pin them again, with their hashes
+# (requirements-laptop.lock: the app alone, what the installation guide installs on a laptop).
 # pip-tools lives in its own venv, like pip-audit.
 lock:
 	test -x $(VENV)/pip-tools/bin/pip-compile || \
@@ -43,6 +44,8 @@ lock:
 	$(VENV)/pip-tools/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	    --no-emit-index-url --no-emit-find-links --extra test --extra hub \
 	    --output-file requirements.lock setup.cfg
+	$(VENV)/pip-tools/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	    --no-emit-index-url --no-emit-find-links --output-file requirements-laptop.lock setup.cfg
 
 # Demo on http://127.0.0.1:5000 with its own database (instance/demo.sqlite).
 demo: install
