@@ -106,6 +106,17 @@ def test_a_machine_without_an_asset_tag_keeps_what_was_typed(client, logged_in, 
     assert _value_of(page, "notes") == "Clavier AZERTY"
 
 
+def test_a_machine_with_a_wrong_memory_and_no_asset_tag_gets_both_messages_at_once(client, logged_in, world):
+    """A field check (memory below zero) and the service's rule (no asset tag) in one round, not
+    one after the other."""
+    logged_in("admin")
+    response = client.post("/materiel/new", data={
+        "asset_tag": "", "kind": "laptop", "ram_gb": "-4", "structure_id": world.home})
+    assert response.status_code == 200
+    _assert_refused(response.get_data(as_text=True), {
+        "asset_tag": "Enter the asset tag", "ram_gb": "Number must be at least 0"})
+
+
 @pytest.mark.parametrize("path", ["/import/familles", "/import/materiel"])
 @pytest.mark.parametrize("name,content,words", [
     ("liste.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00", "neither a CSV nor an XLSX file"),

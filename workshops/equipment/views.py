@@ -61,6 +61,8 @@ def new():
         if saved is not None:
             flash(_("The machine %(tag)s was added to the stock.", tag=saved.asset_tag), "success")
             return redirect(url_for(".item", equipment_id=saved.id))
+    elif form.is_submitted():
+        _add_service_problems(form)
     return render_template("equipment/form.html", form=form, item=None)
 
 
@@ -74,6 +76,8 @@ def edit(equipment_id):
         if changed is not None:
             flash(_("The machine was saved.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for(".item", equipment_id=machine.id))
+    elif form.is_submitted():
+        _add_service_problems(form, machine)
     return render_template("equipment/form.html", form=form, item=machine)
 
 
@@ -200,6 +204,15 @@ def _equipment_form(machine: Equipment | None = None) -> forms.EquipmentForm:
     if request.method == "GET" and machine is None and g.user.structure_id:
         form.structure_id.data = str(g.user.structure_id)
     return form
+
+
+def _add_service_problems(form: forms.EquipmentForm, machine=None) -> None:
+    """When a field check failed, the service's own rules (asset tag missing or taken, no
+    structure...) are said in the same round, on the fields without a message yet."""
+    for name, message in services.equipment_problems(db.session, _equipment_data(form), machine):
+        field = getattr(form, name, None) if name else None
+        if field is not None and not field.errors:
+            field.errors = [*field.errors, message]
 
 
 def _equipment_data(form: forms.EquipmentForm) -> services.EquipmentData:
