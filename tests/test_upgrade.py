@@ -401,3 +401,15 @@ def test_a_hub_is_backed_up_with_pg_dump_then_only_migrated(old_hub):
     with old_hub.app_context():
         assert schema_status(_db.engine).is_current
     assert backups_of(old_hub) == [] and journal(old_hub, "schema_upgraded")
+
+
+def test_a_new_laptop_is_told_in_french_that_its_database_was_made(tmp_path):
+    """The terminal speaks the app's default language (French): `flask upgrade` on a new
+    installation makes the database and says so."""
+    path = tmp_path / "new.sqlite"
+    app = create_app({"SECRET_KEY": "test-secret-key", "DATABASE_URL": f"sqlite:///{path}",
+                      "BACKUP_AUTO": False, "DISK_CHECK": False})
+    result = app.test_cli_runner().invoke(args=["upgrade"])
+    assert result.exit_code == 0, result.output
+    assert f"Base de données créée (version {migration_head()})" in result.output
+    assert revision_of(path) == migration_head()
