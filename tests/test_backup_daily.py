@@ -219,3 +219,25 @@ def test_a_backup_at_an_older_schema_holding_an_erased_household_is_removed(app)
 def _previous_revision() -> str:
     head = migration_head()
     return next(revision for revision in known_revisions() if revision != head)
+
+
+@pytest.mark.parametrize("folder_name", ["Cle USB #2", "Sauvegardes ?"])
+def test_an_older_backup_in_a_folder_named_with_a_hash_or_question_mark_is_scrubbed(
+        app, tmp_path, folder_name):
+    folder = tmp_path / folder_name
+    app.config["BACKUP_DIR"] = str(folder)
+    with app.app_context():
+        structure = auth_services.save_structure(_db.session, auth_services.StructureData("Centre"))
+        actor = User(id=uuid.uuid4(), username="w", display_name="W", role="conseiller",
+                     structure_id=structure.id, password_hash="-")
+        _db.session.add(actor)
+        _db.session.commit()
+        erased = family_services.create_family(_db.session, FamilyData(
+            guardians=(GuardianData("Amina", "Zerguini"),)), actor)
+        _db.session.commit()
+        erased_id = erased.id
+        holding = services.create_backup(_db.engine, folder, START + timedelta(hours=1), "before-upgrade")
+    with sqlite3.connect(holding) as copy:
+        copy.execute("UPDATE alembic_version SET version_num = ?", (_previous_revision(),))
+    services.scrub_after_erasure(app, [erased_id])
+    assert not holding.exists(), "the older-schema backup still holds the erased household"

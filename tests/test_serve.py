@@ -32,5 +32,6 @@ def test_a_second_start_on_a_busy_port_says_so_without_a_traceback(app, runner):
     assert result.exit_code == 1
     assert f"port {port} is already in use" in result.output
     assert f"open http://127.0.0.1:{port}/" in result.output and "Traceback" not in result.output
+    assert "is ready" not in result.output, "never ready on a port it could not take"
     with serverlock.exclusive(Path(app.config["DATABASE_URL"].removeprefix("sqlite:///"))):
         pass  # the server lock was let go: a restore could take it now

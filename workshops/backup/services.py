@@ -268,7 +268,13 @@ def scrub_backups(backup_dir: Path, family_ids: list[uuid.UUID] | set[uuid.UUID]
             logger.warning("scrub: backup %s damaged: left as it is", backup.path.name)
             continue
         if checked.revision != head:
-            if _holds_any(backup.path, ids):
+            try:
+                holds = _holds_any(backup.path, ids)
+            except sqlite3.Error as error:  # one unreadable file does not stop the others
+                logger.warning("scrub: backup %s could not be read (%s): left as it is",
+                               backup.path.name, type(error).__name__)
+                continue
+            if holds:
                 files.remove_database(backup.path)
                 logger.warning("scrub: backup %s at an older schema held an erased household: "
                                "removed", backup.path.name)
@@ -281,7 +287,7 @@ def scrub_backups(backup_dir: Path, family_ids: list[uuid.UUID] | set[uuid.UUID]
 def _holds_any(path: Path, ids: set[uuid.UUID]) -> bool:
     """Whether a backup's families table has one of these households (ids stored as hex)."""
     marks = ",".join("?" * len(ids))
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+    with contextlib.closing(open_read_only(path)) as connection:
         row = connection.execute(f"SELECT 1 FROM families WHERE id IN ({marks}) LIMIT 1",  # noqa: S608
                                  [family_id.hex for family_id in ids]).fetchone()
     return row is not None

@@ -44,16 +44,16 @@ def serve_command(host: str, port: int, threads: int, open_browser: bool) -> Non
     if host not in LOOPBACK:
         click.echo(f"Warning: listening on {host}, so other machines of this network reach the app; "
                    "on a laptop keep 127.0.0.1.", err=True)
-    click.echo(f"workshops is ready on {url} (Ctrl+C to stop)")
-    if open_browser:
-        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, _stop_serving)
     try:
         if _port_in_use(host, port):
             raise click.ClickException(
                 f"port {port} is already in use: the app may already be running, open {url} in the "
                 "browser; or start it on another port with --port.")
+        click.echo(f"workshops is ready on {url} (Ctrl+C to stop)")
+        if open_browser:
+            threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, _stop_serving)
         serve(app, host=host, port=port, threads=threads, ident="workshops")
     finally:
         # Features let go of what they hold while serving (the backup's server lock).
