@@ -240,3 +240,42 @@ def test_the_history_is_shown_in_the_users_language_with_the_paris_time(app, cli
     section = page.split('id="consents-title"')[1].split("</section>")[0]
     assert "Enregistré par" in section and "Accepté" in section and "Recorded by" not in section
     assert "10/03/2026 14:05" in section
+
+
+def test_an_imported_family_with_a_consent_can_still_have_its_commune_changed(app, client, desk):
+    with app.app_context():
+        actor = _db.session.get(User, desk.user)
+        # What confirm_family_import writes for a row "Consentement: oui" (lenient, no notice).
+        family = create_family(_db.session, FamilyData(
+            guardians=(GuardianData("Élodie", "Quintardzy", "0671829304"),),
+            has_follow_up_consent=True, origin="college_list", structure_id=desk.home),
+            actor, lenient=True, way="import")
+        _db.session.commit()
+        family_id = family.id
+    form_page = client.get(f"/families/{family_id}/edit").get_data(as_text=True)
+    assert 'name="has_follow_up_consent"' in form_page
+    # The edit form comes back with the consent ticked (pre-filled); the user only adds a commune.
+    edited = {**FORM, "origin": "college_list", "has_follow_up_consent": "y", "commune": "Poitiers"}
+    response = client.post(f"/families/{family_id}/edit", data=edited)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 302, (
+        "editing the commune of an imported family is refused: "
+        + ("consent" if "A consent can be recorded only" in page else page[:300]))
+    assert read(app, lambda db: db.get(Family, family_id).commune) == "Poitiers"
+    # And no consent change was journaled by that edit.
+    assert len(consent_entries(app, family_id)) == 1
+
+
+def test_what_is_typed_as_notice_version_never_reaches_the_append_only_journal(db, tmp_path):
+    """The journal takes codes, never what a user typed, and is never erased: a typed notice
+    version that is not one the app prints is journaled as "other"."""
+    world = build_world(db)
+    family = create_family(db, FamilyData(guardians=(GuardianData("Awa", "Diallo", "0611223344"),),
+                                          has_photo_consent=True, notice_version="Diallo-2026"),
+                           world.conseiller)
+    erase_family(db, family, world.conseiller.id, datetime.now(UTC), ledger=tmp_path / "ledger.jsonl")
+    db.flush()
+    kept = [entry.details for entry in db.scalars(select(AuditEntry).where(
+        AuditEntry.object_ref == str(family.id)))]
+    assert "diallo" not in repr(kept).lower(), kept
+    assert [details["notice_version"] for details in kept if "purpose" in details] == ["other"]

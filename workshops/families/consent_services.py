@@ -5,7 +5,8 @@ and how (the household form, a walk-in, an import, a merge).
 
 The household keeps its booleans (what holds now); the journal holds the history (R39).
 Entries carry codes only: the family's id, a purpose code, a flag, the notice version when it
-is a version code (is_notice_version: the household rules refuse any other) and the way.
+is one the app prints (NOTICE_TEMPLATES; "other" for anything else typed, which the journal,
+never erased, must not keep) and the way.
 Services flush, never commit.
 """
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from workshops.audit.services import record
 from workshops.auth.models import User
 from workshops.families.models import Family
+from workshops.families.notices import NOTICE_TEMPLATES
 
 # Purpose code (in the journal, never renamed) -> the household's column.
 CONSENTS = {"follow_up": "has_follow_up_consent", "photos": "has_photo_consent",
@@ -56,7 +58,10 @@ def record_consent_changes(db: Session, family: Family, before: Consents, actor:
     if way not in WAYS:
         raise ValueError(f"unknown way of recording a consent {way!r}")
     now = consents_of(family)
-    version = family.notice_version if is_notice_version(family.notice_version) else None
+    # Only a version the app printed goes to the append-only journal: whatever else was typed
+    # (even shaped like a code) is recorded as "other", never as written.
+    version = family.notice_version if family.notice_version in NOTICE_TEMPLATES else (
+        "other" if family.notice_version else None)
     changed = [purpose for purpose in CONSENTS if now[purpose] != before.get(purpose, False)]
     for purpose in changed:
         record(db, ACTION, actor_id=actor.id if actor is not None else None, object_type="family",

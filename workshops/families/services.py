@@ -17,7 +17,9 @@ from workshops.core.errors import NotAllowed, Reason, ValidationFailed
 from workshops.core.models import utcnow
 from workshops.families import normalize, queries
 from workshops.families.consent_services import (
+    CONSENTS,
     NO_CONSENT,
+    Consents,
     consents_of,
     is_notice_version,
     record_consent_changes,
@@ -82,13 +84,15 @@ class FamilyData:
     structure_id: uuid.UUID | None = None  # default: the actor's structure
 
 
-def family_problems(data: FamilyData, *, lenient: bool = False) -> tuple[list[Reason], list[str]]:
+def family_problems(data: FamilyData, *, lenient: bool = False,
+                    held: Consents = NO_CONSENT) -> tuple[list[Reason], list[str]]:
     """(refusals as (field, message), warnings) for a household, without the database.
 
     Fields are named like the form's: "guardians-0-phone", "children-1-level".
     `lenient` is import mode: phones are repaired and warned about instead of refused.
+    `held`: the consents the household already holds (kept without a notice version).
     """
-    _cleaned, reasons, warnings = _clean(data, lenient)
+    _cleaned, reasons, warnings = _clean(data, lenient, held)
     return reasons, warnings
 
 
@@ -118,13 +122,14 @@ def update_family(db: Session, family: Family, data: FamilyData, actor: User) ->
     """
     check_scope(family, actor)
     before = consents_of(family)
-    _save(db, family, data, actor, lenient=False, flush=True)
+    _save(db, family, data, actor, lenient=False, flush=True, held=before)
     record_consent_changes(db, family, before, actor, "form")
     return family
 
 
-def _save(db: Session, family: Family, data: FamilyData, actor: User, lenient: bool, flush: bool) -> Family:
-    cleaned, reasons, _warnings = _clean(data, lenient)
+def _save(db: Session, family: Family, data: FamilyData, actor: User, lenient: bool, flush: bool,
+          held: Consents = NO_CONSENT) -> Family:
+    cleaned, reasons, _warnings = _clean(data, lenient, held)
     wanted = data.structure_id or family.structure_id
     structure_id = family.structure_id if wanted is not None and wanted == family.structure_id \
         else _structure_for(db, wanted, actor, reasons)
@@ -148,7 +153,8 @@ def find_duplicates(db: Session, data: FamilyData, actor: User, *, limit: int = 
                                         limit=limit, exclude_id=exclude_id)
 
 
-def _clean(data: FamilyData, lenient: bool) -> tuple[FamilyData, list[Reason], list[str]]:
+def _clean(data: FamilyData, lenient: bool,
+           held: Consents = NO_CONSENT) -> tuple[FamilyData, list[Reason], list[str]]:
     """Names, commune and notes cleaned, phones E.164, e-mails normalised; blanks dropped."""
     reasons: list[Reason] = []
     warnings: list[str] = []
@@ -163,7 +169,7 @@ def _clean(data: FamilyData, lenient: bool) -> tuple[FamilyData, list[Reason], l
                 if child.first_name.strip() or child.level or child.college_id]
     reasons += _household_problems(data)
     if not lenient:
-        reasons += _consent_problems(data)
+        reasons += _consent_problems(data, held)
     if not (data.notice_version or "").strip():
         warnings.append(str(_l("No privacy notice recorded: show it to the family.")))
     cleaned = replace(
@@ -236,11 +242,13 @@ def _household_problems(data: FamilyData) -> list[Reason]:
     return reasons
 
 
-def _consent_problems(data: FamilyData) -> list[Reason]:
+def _consent_problems(data: FamilyData, held: Consents) -> list[Reason]:
     """A consent is given only to a family that was given the privacy notice (R39). An import
-    (lenient) keeps the consent the collège's own form collected."""
-    given = data.has_follow_up_consent or data.has_photo_consent or data.has_naming_consent
-    if given and not (data.notice_version or "").strip():
+    (lenient) keeps the consent the collège's own form collected, and a consent the household
+    already holds (an imported one) is kept when another field changes."""
+    newly_given = any(getattr(data, column) and not held.get(purpose, False)
+                      for purpose, column in CONSENTS.items())
+    if newly_given and not (data.notice_version or "").strip():
         return [("notice_version", _l("A consent can be recorded only once the family was given the "
                                       "privacy notice: enter its version, or untick the consents."))]
     return []
