@@ -120,10 +120,7 @@ def test_a_damaged_database_is_never_backed_up_over_good_backups(auto_app, monke
 
 def test_scrub_removes_erased_households_from_every_backup(app):
     with app.app_context():
-        structure = auth_services.save_structure(_db.session, auth_services.StructureData("Centre"))
-        actor = User(id=uuid.uuid4(), username="w", display_name="W", role="conseiller",
-                     structure_id=structure.id, password_hash="-")
-        _db.session.add(actor)
+        actor = _conseiller()
         erased = family_services.create_family(_db.session, FamilyData(
             guardians=(GuardianData("Amina", "Zerguini", "06 12 34 56 78"),),
             children=(ChildData("Yanis"),)), actor)
@@ -194,10 +191,7 @@ def test_a_backup_at_an_older_schema_holding_an_erased_household_is_removed(app)
     """The erasure code cannot rewrite an older schema (a before-upgrade backup): the file goes
     rather than keep the household; an older backup without it stays."""
     with app.app_context():
-        structure = auth_services.save_structure(_db.session, auth_services.StructureData("Centre"))
-        actor = User(id=uuid.uuid4(), username="w", display_name="W", role="conseiller",
-                     structure_id=structure.id, password_hash="-")
-        _db.session.add(actor)
+        actor = _conseiller()
         _db.session.commit()
         folder = services.backup_dir(app)
         without = services.create_backup(_db.engine, folder, START, "manual")
@@ -227,10 +221,7 @@ def test_an_older_backup_in_a_folder_named_with_a_hash_or_question_mark_is_scrub
     folder = tmp_path / folder_name
     app.config["BACKUP_DIR"] = str(folder)
     with app.app_context():
-        structure = auth_services.save_structure(_db.session, auth_services.StructureData("Centre"))
-        actor = User(id=uuid.uuid4(), username="w", display_name="W", role="conseiller",
-                     structure_id=structure.id, password_hash="-")
-        _db.session.add(actor)
+        actor = _conseiller()
         _db.session.commit()
         erased = family_services.create_family(_db.session, FamilyData(
             guardians=(GuardianData("Amina", "Zerguini"),)), actor)
@@ -241,3 +232,12 @@ def test_an_older_backup_in_a_folder_named_with_a_hash_or_question_mark_is_scrub
         copy.execute("UPDATE alembic_version SET version_num = ?", (_previous_revision(),))
     services.scrub_after_erasure(app, [erased_id])
     assert not holding.exists(), "the older-schema backup still holds the erased household"
+
+
+def _conseiller() -> User:
+    """A conseiller of a new structure, added to the session (not committed)."""
+    structure = auth_services.save_structure(_db.session, auth_services.StructureData("Centre"))
+    actor = User(id=uuid.uuid4(), username="w", display_name="W", role="conseiller",
+                 structure_id=structure.id, password_hash="-")
+    _db.session.add(actor)
+    return actor

@@ -22,7 +22,7 @@ from flask_migrate import stamp
 from markupsafe import escape
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, ROUTE_ARGUMENTS
+from tests.conftest import PASSWORD, get_paths
 from tests.login_helpers import log_in
 from workshops import create_app
 from workshops.auth import services as auth_services
@@ -136,31 +136,6 @@ def _seed_hostile(app) -> dict[tuple[type, str], list[str]]:
     return seeded
 
 
-# Routes whose arguments are not rows: the help pages show the user guide's own text, no data.
-NOT_ROWS = {"help.page", "help.image"}
-
-
-def _paths(app) -> list[str]:
-    """One URL per GET route, each id argument filled with a row of its table (the mapping of
-    tests/conftest.py). A route taking anything else fails here, unless listed in NOT_ROWS."""
-    with app.app_context():
-        values = {}
-        for mapper in _db.Model.registry.mappers:
-            argument = ROUTE_ARGUMENTS.get(mapper.local_table.name)
-            row = _db.session.scalars(select(mapper.class_).limit(1)).first() if argument else None
-            if row is not None:
-                values[argument] = row.id
-        paths = []
-        with app.test_request_context():
-            for rule in app.url_map.iter_rules():
-                if "GET" not in rule.methods or rule.endpoint == "static" or rule.endpoint in NOT_ROWS:
-                    continue
-                missing = set(rule.arguments) - set(values) - set(rule.defaults or {})
-                assert not missing, f"no sample value for {rule.endpoint} {sorted(missing)}"
-                paths.append(rule.build({a: values[a] for a in rule.arguments if a in values})[1])
-    return paths
-
-
 def _cancelled_atelier_pages(app) -> list[str]:
     """The page of a cancelled atelier, the only one that shows why it was cancelled."""
     with app.app_context(), app.test_request_context():
@@ -196,7 +171,7 @@ def test_no_laptop_page_shows_hostile_markup_raw(app, client, runner):
         _db.session.commit()
     assert client.post("/login", data={"username": "crawler", "password": PASSWORD}).status_code == 302
     seeded = _seed_hostile(app)  # after the login: the crawler's own names are hostile too
-    paths = _paths(app) + _cancelled_atelier_pages(app)
+    paths = get_paths(app) + _cancelled_atelier_pages(app)
     html, raw = _seen_and_raw(client, paths)
     assert raw == [], "hostile markup shown raw"
     assert len(paths) > 60
