@@ -16,17 +16,20 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, select
 
 from tests.conftest import PASSWORD
+from tests.test_upgrade import previous_head
 from workshops import create_app
 from workshops.audit.models import AuditEntry
 from workshops.auth import services as auth_services
 from workshops.auth.models import User
 from workshops.backup import serverlock, services
+from workshops.backup import upgrade as safe_upgrade
 from workshops.core.db import migration_head
 from workshops.extensions import db as _db
 from workshops.families import services as family_services
 from workshops.families.models import Family
 from workshops.families.services import ChildData, FamilyData, GuardianData
 from workshops.sync import erasure_ledger
+from workshops.sync.erasure_services import erase_family
 
 PACKAGE = Path(__file__).resolve().parent.parent / "workshops"
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -195,8 +198,9 @@ def test_restore_upgrades_an_older_backup(app, tmp_path, cli):
     result = cli("backup", "restore", str(old), "--yes")
     assert result.exit_code == 0, result.output
     assert services.verify_backup(db_path(app)).revision == migration_head()
-    with app.app_context():  # the journal table came with the upgrade, and holds the restore
-        assert list(_db.session.scalars(select(AuditEntry.action))) == ["backup_restored"]
+    with app.app_context():  # the journal table came with the upgrade, and holds it and the restore
+        actions = list(_db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+    assert actions == ["schema_upgraded", "backup_restored"]
 
 
 def test_restore_reapplies_the_erasure_ledger(app, add_family, cli):
@@ -250,3 +254,115 @@ def test_list_shows_the_backups_newest_first(app, add_family, cli):
 def test_a_hub_is_not_backed_up_here(tmp_path):
     with pytest.raises(services.BackupError, match="pg_dump"):
         services.database_path(create_engine("postgresql+psycopg://u@localhost/x"))
+
+
+@pytest.fixture
+def older_backup_erased_since(app, add_family):
+    """A backup whose schema is at the previous version (as if an older version made it), and a
+    household in it erased since (ledger written): (backup, live database, erased id)."""
+    erased_id = add_family("Zerguinizy")
+    add_family("Martin")
+    backup = services.create_backup(db_path(app), services.backup_dir(app), NOW)
+    with app.app_context():
+        actor = _db.session.scalars(select(User)).first()
+        erase_family(_db.session, _db.session.get(Family, erased_id), actor.id, NOW,
+                     ledger=erasure_ledger.ledger_path(app.instance_path))
+        _db.session.commit()
+        _db.session.remove()
+        _db.engine.dispose()
+    with sqlite3.connect(backup) as copy:
+        copy.execute("UPDATE alembic_version SET version_num = ?", (previous_head(),))
+    return backup, db_path(app), erased_id
+
+
+def dump(path: Path) -> list[str]:
+    connection = sqlite3.connect(path)
+    try:
+        return list(connection.iterdump())
+    finally:
+        connection.close()
+
+
+def guardians_in(path: Path) -> list[str]:
+    with sqlite3.connect(path) as connection:
+        return [row[0] for row in connection.execute("SELECT last_name FROM guardians")]
+
+
+def test_a_restore_whose_migration_fails_does_not_bring_back_an_erased_household(
+        app, older_backup_erased_since, cli, monkeypatch):
+    backup, live, _erased_id = older_backup_erased_since
+
+    def failing_migration(app):
+        raise RuntimeError("migration left 1 broken references")
+
+    monkeypatch.setattr(safe_upgrade, "run_migrations", failing_migration)
+    cli("backup", "restore", str(backup), "--yes")
+    assert "Zerguinizy" not in guardians_in(live), "the erased household is back in the live database"
+
+
+def test_a_restore_whose_migration_fails_leaves_the_database_as_it_was(
+        app, older_backup_erased_since, cli, monkeypatch):
+    backup, live, _erased_id = older_backup_erased_since
+    before = dump(live)
+    real = safe_upgrade.run_migrations
+
+    def migrate_then_fail(app):
+        real(app)  # whatever the migration did must go, and the old backup's rows with it
+        raise RuntimeError("a data migration failed")
+
+    monkeypatch.setattr(safe_upgrade, "run_migrations", migrate_then_fail)
+    result = cli("backup", "restore", str(backup), "--yes")
+
+    assert result.exit_code == 1
+    assert dump(live) == before  # the database from before the restore: same schema, same rows
+    assert "was not restored" in result.output and "put back as it was before the restore" in result.output
+    assert "nothing is lost" in result.output and previous_head() in result.output
+    assert "Traceback" not in result.output and "RuntimeError" not in result.output
+    # The backup stays where it was; no copy of the failed state or of the old backup is left.
+    kinds = sorted(b.kind for b in services.list_backups(services.backup_dir(app)))
+    assert backup.is_file() and kinds == ["before-restore", "manual"]
+    with app.app_context():
+        actions = list(_db.session.scalars(select(AuditEntry.action)))
+    assert "backup_restored" not in actions
+
+
+def test_a_restore_that_cannot_put_the_database_back_says_how(app, older_backup_erased_since, cli,
+                                                              monkeypatch):
+    backup, _live, _erased_id = older_backup_erased_since
+    monkeypatch.setattr(safe_upgrade, "run_migrations", lambda app: 1 / 0)
+    real_restore = services.restore_backup
+    calls = []
+
+    def restore_once(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) > 1:
+            raise services.BackupError("disk full")
+        return real_restore(*args, **kwargs)
+
+    monkeypatch.setattr(services, "restore_backup", restore_once)
+    result = cli("backup", "restore", str(backup), "--yes")
+    assert result.exit_code == 1
+    [kept] = [b.path for b in services.list_backups(services.backup_dir(app)) if b.kind == "before-restore"]
+    assert "Do not use the application" in result.output
+    assert f'flask backup restore "{kept}" --yes' in result.output
+
+
+def test_a_restore_whose_migration_succeeds_erases_again_and_keeps_no_older_copy(
+        app, older_backup_erased_since, cli, monkeypatch):
+    backup, live, erased_id = older_backup_erased_since
+
+    def migration(app):  # the backup's schema is already the head's: only the revision moves
+        with sqlite3.connect(live) as connection:
+            connection.execute("UPDATE alembic_version SET version_num = ?", (migration_head(),))
+
+    monkeypatch.setattr(safe_upgrade, "run_migrations", migration)
+    result = cli("backup", "restore", str(backup), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "erased again" in result.output
+    assert "Zerguinizy" not in guardians_in(live) and "Martin" in guardians_in(live)
+    # The copy the upgrade took of the old backup held the erased household: it is gone.
+    folder = services.backup_dir(app)
+    assert not any("Zerguinizy" in guardians_in(b.path) for b in services.list_backups(folder))
+    with app.app_context():
+        actions = list(_db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+    assert actions[-2:] == ["schema_upgraded", "backup_restored"]

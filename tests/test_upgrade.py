@@ -17,7 +17,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from flask_migrate import upgrade as alembic_upgrade
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from tests.test_startup_checks import flip_byte_in_table_page
 from workshops import create_app
@@ -413,3 +413,78 @@ def test_a_new_laptop_is_told_in_french_that_its_database_was_made(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"Base de données créée (version {migration_head()})" in result.output
     assert revision_of(path) == migration_head()
+
+
+@pytest.fixture
+def hub_engine(monkeypatch):
+    """PostgreSQL (WORKSHOPS_TEST_POSTGRES_URL) in a schema of its own, emptied afterwards."""
+    base = os.environ.get("WORKSHOPS_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("set WORKSHOPS_TEST_POSTGRES_URL to run this on PostgreSQL")
+    engine = create_engine(f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3Dupgrade_log_tests")
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS upgrade_log_tests CASCADE"))
+        connection.execute(text("CREATE SCHEMA upgrade_log_tests"))
+    yield engine
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS upgrade_log_tests CASCADE"))
+    engine.dispose()
+
+
+def test_a_failed_hub_migration_does_not_log_the_row_it_failed_on(hub_engine):
+    email = "elodie.zorglubovitch@example.org"
+    with hub_engine.begin() as connection:
+        connection.execute(text("CREATE TABLE guardians (id int, email text, phone text)"))
+        connection.execute(text("INSERT INTO guardians VALUES (1, :e, '06'), (2, :e, :p)"),
+                           {"e": email, "p": SURNAME})
+    # What a migration adding a unique index on the e-mails meets on real data (PostgreSQL's
+    # DETAIL quotes the duplicated value), and one reading a column as a number (the primary
+    # message itself quotes the value).
+    with pytest.raises(IntegrityError) as duplicated, hub_engine.begin() as connection:
+        connection.execute(text("CREATE UNIQUE INDEX guardians_email ON guardians (email)"))
+    with pytest.raises(DataError) as not_a_number, hub_engine.begin() as connection:
+        connection.execute(text("SELECT CAST(phone AS integer) FROM guardians"))
+    assert email in str(duplicated.value) and SURNAME in str(not_a_number.value)  # what was logged before
+    logged = [upgrade_checks.describe(duplicated.value), upgrade_checks.describe(not_a_number.value)]
+    assert not [line for line in logged if email in line or SURNAME in line], logged
+    # What a developer needs stays: the kind of error, its code, the index it failed on.
+    assert "UniqueViolation" in logged[0] and "23505" in logged[0] and "guardians_email" in logged[0]
+    assert "InvalidTextRepresentation" in logged[1] and "22P02" in logged[1]
+
+
+def test_a_failed_data_migration_does_not_log_the_value_it_failed_on(old_laptop, monkeypatch, caplog):
+    app, path = old_laptop
+    before = dump(path)
+
+    def data_migration_fails(app):
+        with sqlite3.connect(path) as connection:
+            [(surname,)] = connection.execute("SELECT last_name FROM guardians LIMIT 1")
+        int(surname)  # a data migration reading a column it expected to hold a number
+
+    monkeypatch.setattr(upgrade, "run_migrations", data_migration_fails)
+    with caplog.at_level(logging.INFO):
+        report = upgrade.upgrade_database(app, NOW)
+    assert report.status == upgrade.RESTORED and dump(path) == before
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert SURNAME not in logged, [line for line in logged.splitlines() if SURNAME in line]
+    assert "ValueError" in logged and "data_migration_fails" in logged
+
+
+def test_a_sqlite_message_is_logged_only_when_it_can_hold_names_only(tmp_path):
+    connection = sqlite3.connect(tmp_path / "x.sqlite")
+    connection.execute("CREATE TABLE guardians (email TEXT UNIQUE)")
+    connection.execute("INSERT INTO guardians VALUES (?)", (SURNAME,))
+    failures = []
+    for statement in ("INSERT INTO guardians VALUES (?)",  # names the column, not the value
+                      f"SELECT 1 {SURNAME} {SURNAME}",  # SQL made from a value: SQLite quotes it
+                      f"SELECT {SURNAME}",  # or takes it for a column's name
+                      "SELECT * FROM families"):
+        try:
+            connection.execute(statement, (SURNAME,) if "?" in statement else ())
+        except sqlite3.Error as error:
+            failures.append(upgrade_checks.describe(error))
+    connection.close()
+    assert "UNIQUE constraint failed: guardians.email" in failures[0]
+    assert [SURNAME in failure for failure in failures[1:3]] == [False, False]
+    assert "SQLITE_ERROR" in failures[1] and "SQLITE_ERROR" in failures[2]
+    assert "no such table: families" in failures[3]

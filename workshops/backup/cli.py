@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
+import sqlite3
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_babel import gettext as _
-from flask_migrate import upgrade
 
 from workshops.audit.services import record
 from workshops.backup import export, serverlock, services
@@ -21,6 +22,8 @@ from workshops.core.db import begin_write, migration_head
 from workshops.core.models import utcnow
 from workshops.extensions import db
 from workshops.sync import erasure_ledger
+
+logger = logging.getLogger(__name__)
 
 backup = AppGroup("backup", help="Backups of this laptop's database (docs/backup.md).")
 
@@ -137,14 +140,69 @@ def restore_command(path: Path, passphrase_file: Path | None, yes: bool) -> None
             with serverlock.exclusive(database):
                 result = services.restore_backup(plain, database, backup_dir=_folder(), now=utcnow())
                 db.engine.dispose()
+                failure = None
                 if result.verified.revision != migration_head():
-                    upgrade()
+                    failure = _upgrade_restored(database, result)
         except serverlock.ServerRunning as error:
             raise click.ClickException("The app is running on this database: stop it (Ctrl+C in its "
                                        "window), then run this command again.") from error
         except services.BackupError as error:
             raise click.ClickException(f"{error} Nothing was changed.") from error
+    if failure is not None:
+        for line in failure:
+            click.echo(line, err=True)
+        raise click.exceptions.Exit(1)
     _after_restore(path, result)
+
+
+def _upgrade_restored(database: Path, result: services.RestoreResult) -> list[str] | None:
+    """A backup made by an older version: the safe upgrade (upgrade.py) brings it to this
+    version's schema, which the erasure ledger's code needs. None when it did; else the
+    database from before the restore goes back in place (a restore is all or nothing: never
+    an old database whose erased households were not erased again) and the lines to show."""
+    app = current_app._get_current_object()
+    report = safe_upgrade.upgrade_database(app, lock_held=True)
+    if report.ok:
+        return None
+    if report.backup is not None:  # a copy of the backup being restored, which stays where it is
+        backup_files.remove_database(report.backup)
+    logger.error("restore: the backup (version %s) could not be updated (%s); not restored",
+                 result.verified.revision, report.status)
+    lines = [_("This backup comes from an older version of the application (database version "
+               "%(revision)s) and could not be updated to this version, so it was not restored.",
+               revision=result.verified.revision)]
+    lines += _put_back_before_restore(database, result.safety_copy)
+    lines.append(_("What to do: go on with the application as it is, or restore this backup with the "
+                   "version of the application that made it. Tell the person who installs the "
+                   "application, with the log of today from %(logs)s.",
+                   logs=str(safe_upgrade.logs_folder(app))))
+    return lines
+
+
+def _put_back_before_restore(database: Path, safety: Path | None) -> list[str]:
+    """The `before-restore` copy back in place, checked; the lines that say how it went."""
+    if safety is None:  # nothing readable was there before: the restored copy goes
+        backup_files.remove_database(database)
+        return [_("There was no readable database before the restore: the restored copy was removed.")]
+    try:
+        before = services.verify_backup(safety)
+        again = services.restore_backup(safety, database, backup_dir=_folder(), now=utcnow())
+        if again.safety_copy is not None:  # the failed state: the old backup's data, no use
+            backup_files.remove_database(again.safety_copy)
+        back = services.verify_backup(database)
+        if not back.is_ok or (back.revision, back.row_counts) != (before.revision, before.row_counts):
+            raise services.BackupError("the database put back differs from its copy")
+    except (services.BackupError, sqlite3.Error, OSError) as error:
+        logger.critical("restore: the before-restore copy %s could not be put back (%s)",
+                        safety.name, type(error).__name__)
+        return [_("The database could not be put back as it was before the restore. Do not use the "
+                  "application: put it back with this command, then tell the person who installs "
+                  "the application:"),
+                f'flask backup restore "{safety}" --yes']
+    finally:
+        db.session.remove()
+        db.engine.dispose()
+    return [_("The database was put back as it was before the restore: nothing is lost.")]
 
 
 def _after_restore(path: Path, result: services.RestoreResult) -> None:
@@ -156,6 +214,8 @@ def _after_restore(path: Path, result: services.RestoreResult) -> None:
            details={"erased_again": erased,
                     "families": result.verified.row_counts.get("families", 0)})
     db.session.commit()
+    if erased:  # an older backup's copies (before-upgrade) must not keep them either
+        services.scrub_after_erasure(current_app._get_current_object())
     click.echo(f"Restored from {path}.")
     if result.safety_copy:
         click.echo(f"The database as it was before is kept in {result.safety_copy}.")

@@ -7,7 +7,8 @@ taken (SQLite's backup API) and verified, the migrations run, the result is chec
 unless a migration lists it in its `dropped_tables`), and `schema_upgraded` is journaled. When
 the migration or the check fails, the backup is restored over the database and checked, and
 the report says what to do next in the user's language; the log gets the technical detail
-(error types, SQLite's own message, code locations: never row content).
+(error types and codes, names of tables and constraints, code locations: never row content;
+upgrade_checks.describe).
 
 A database newer than the code (an unknown revision), or with tables but no revision, is
 refused: the app never runs on a schema it does not know. A hub's PostgreSQL is backed up by
@@ -41,6 +42,7 @@ from workshops.backup.services import (
     verify_backup,
 )
 from workshops.backup.upgrade_checks import (
+    UpgradeCheckFailed,
     broken_references,
     check_upgraded,
     describe,
@@ -69,10 +71,6 @@ HUB_BEHIND, HUB_FAILED = "hub_behind", "hub_failed"
 OK_STATUSES = frozenset({CURRENT, CREATED, UPGRADED})
 
 
-class UpgradeCheckFailed(Exception):
-    """The migrated database fails a check; the findings name tables and counts only."""
-
-
 @dataclass
 class UpgradeReport:
     """What `upgrade_database` did, and the lines to show (already in the user's language)."""
@@ -94,9 +92,11 @@ class UpgradeReport:
         return self.ok or self.status == UNREADABLE
 
 
-def upgrade_database(app: Flask, now: datetime | None = None, *, allow_hub: bool = False) -> UpgradeReport:
+def upgrade_database(app: Flask, now: datetime | None = None, *, allow_hub: bool = False,
+                     lock_held: bool = False) -> UpgradeReport:
     """Bring the database to the code's migration head safely (see the module's docstring).
-    Never raises for a failed upgrade: the report says what happened and what to do."""
+    Never raises for a failed upgrade: the report says what happened and what to do.
+    `lock_held`: the caller (a restore) holds the server lock on the file already."""
     now = now or utcnow()
     with _app_context(app):
         head = migration_head()
@@ -124,7 +124,7 @@ def upgrade_database(app: Flask, now: datetime | None = None, *, allow_hub: bool
         if current is None or path is None:
             return _create(app, head, now)
         try:
-            with serverlock.exclusive(path):
+            with contextlib.nullcontext() if lock_held else serverlock.exclusive(path):
                 return _upgrade_laptop(app, path, current, head, now)
         except serverlock.ServerRunning:
             return UpgradeReport(BUSY, current, head, lines=[

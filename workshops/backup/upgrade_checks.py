@@ -3,12 +3,14 @@ tables a migration may empty, and errors described for the log without personal 
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import traceback
 from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 
 from workshops.backup.services import VerifyResult, verify_backup
 from workshops.core.db import MIGRATIONS_DIR, open_read_only
@@ -55,16 +57,63 @@ def dropped_tables(from_revision: str, head: str) -> set[str]:
     return names
 
 
+class UpgradeCheckFailed(Exception):
+    """The migrated database fails a check; the findings name tables and counts only."""
+
+
+# SQLite messages whose shape leaves room for names only (tables, columns, indexes: taken from
+# the schema or the migration's SQL text, never from a row, whose values are bound parameters).
+_NAMES = r"[A-Za-z_][\w.]*"
+_SAFE_SQLITE = (
+    re.compile(rf"(UNIQUE|NOT NULL|PRIMARY KEY|FOREIGN KEY|CHECK) constraint failed"
+               rf"(: {_NAMES}(, {_NAMES})*)?"),
+    # Not "no such column": SQL made from a value (a bug) would get the value named there.
+    re.compile(rf"no such (table|index|view|trigger): {_NAMES}"),
+    re.compile(rf"(table|index|view|trigger) {_NAMES} already exists"),
+    re.compile(r"[a-z][a-z ]*"),  # fixed phrases: "database is locked", "datatype mismatch"
+)
+# What PostgreSQL names about a failed statement: schema objects, never a value.
+_PG_NAMES = ("schema_name", "table_name", "column_name", "constraint_name", "datatype_name")
+
+
 def describe(error: BaseException) -> str:
-    """An error for the log: its type, SQLite's own message for a database error (never the
-    statement's parameters, which may hold personal data), and where it was raised."""
+    """An error for the log, without any personal data: its type; for a database error the
+    driver's class and code and, on PostgreSQL, the names of the table, column and constraint
+    (never the message: its DETAIL quotes the row, and even its primary line may quote the
+    value, as in `invalid input syntax for type integer: "..."`); on SQLite the message's first
+    line only when its shape leaves room for names only; for a failed check its findings
+    (tables and counts); for anything else nothing of its message, which Python fills with the
+    value it choked on. Then where it was raised (file:line of the last frames)."""
     if isinstance(error, DBAPIError) and error.orig is not None:
-        text = f"{type(error).__name__} ({type(error.orig).__name__}: {error.orig})"
-    elif isinstance(error, SQLAlchemyError):
-        text = type(error).__name__
+        text = f"{type(error).__name__} ({_driver_error(error.orig)})"
+    elif isinstance(error, sqlite3.Error):
+        text = _driver_error(error)
+    elif isinstance(error, UpgradeCheckFailed):
+        text = f"{type(error).__name__}: {error}"
     else:
-        text = f"{type(error).__name__}: {str(error)[:300]}"
+        text = type(error).__name__
     frames = traceback.extract_tb(error.__traceback__)[-3:]
     where = " < ".join(f"{Path(frame.filename).name}:{frame.lineno} {frame.name}"
                        for frame in reversed(frames))
     return f"{text} at {where}" if where else text
+
+
+def _driver_error(orig: BaseException) -> str:
+    """The DB-API error's class and code, and only what cannot hold a value."""
+    parts = [type(orig).__name__]
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:  # psycopg (PostgreSQL)
+        parts.append(f"sqlstate {sqlstate}")
+        diag = getattr(orig, "diag", None)
+        for name in _PG_NAMES:
+            value = getattr(diag, name, None) if diag is not None else None
+            if value:
+                parts.append(f"{name.removesuffix('_name')} {value}")
+    elif isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorname", None)
+        if code:
+            parts.append(code)
+        lines = str(orig).splitlines()
+        if lines and any(shape.fullmatch(lines[0]) for shape in _SAFE_SQLITE):
+            parts.append(lines[0])
+    return ", ".join(parts)
