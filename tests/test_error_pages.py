@@ -43,7 +43,14 @@ def _boom_blueprint() -> Blueprint:
         raise OperationalError("UPDATE families SET last_name = ?", (SECRET,),
                                sqlite3.OperationalError("database is locked"))
 
-    @bp.route("/full", methods=["POST"])
+    @bp.route("/locked-after-commit", methods=["POST"])
+    def locked_after_commit():
+        begin_write(_db.session)
+        _db.session.commit()  # something was saved before the database turned busy
+        raise OperationalError("UPDATE families SET last_name = ?", (SECRET,),
+                               sqlite3.OperationalError("database is locked"))
+
+    @bp.route("/full", methods=["GET", "POST"])
     def full():
         raise OperationalError("INSERT INTO families VALUES (?)", (SECRET,),
                                sqlite3.OperationalError("database or disk is full"))
@@ -133,6 +140,10 @@ CASES = [
     ("GET", "/boom/locked", 503, "The database is busy", "La base de données est occupée"),
     ("POST", "/boom/locked", 503, "wait a moment, then send it again", "attendez un instant"),
     ("POST", "/boom/full", 503, "The database cannot be written", "ne peut pas être modifiée"),
+    ("GET", "/boom/locked", 503, "then open the page again", "puis rouvrez la page"),
+    ("GET", "/boom/full", 503, "Nothing was changed: call the administrator", "Rien n'a été modifié"),
+    ("POST", "/boom/locked-after-commit", 500, "Your change was saved",
+     "Votre modification a été enregistrée"),
     ("GET", "/boom/forbidden", 403, "Ask an administrator", "administrateur"),
     ("GET", "/boom/post-only", 405, "use the buttons of the page", "boutons de la page"),
     ("GET", "/no/such/page", 404, "Page not found", "Page non trouvée"),
@@ -181,6 +192,12 @@ def test_when_the_layout_itself_fails_a_bare_page_still_says_what_to_do(boom_app
     assert "Rien n'a été modifié" in page and "Référence pour l'administrateur" in page
     assert '<html lang="fr"' in page and 'href="/"' in page
     _assert_no_leak(response)
+
+
+def test_a_page_that_only_reads_never_speaks_of_an_unsaved_change(boom_app):
+    for path in ("/boom/locked", "/boom/full"):
+        page = _client(boom_app, "en").get(path).get_data(as_text=True)
+        assert "not saved" not in page and "Nothing was changed" in page, path
 
 
 def test_a_busy_database_asks_to_retry_in_a_moment(boom_app):

@@ -86,9 +86,13 @@ UNWRITABLE_MESSAGES = ("readonly database", "database or disk is full", "disk i/
 BUSY_TITLE = _l("The database is busy")
 BUSY_HINT = _l("Another task is writing to it (a sync or a backup, say). Your change was not "
                "saved: wait a moment, then send it again.")
+BUSY_READ_HINT = _l("Another task is writing to it (a sync or a backup, say). Nothing was changed: "
+                    "wait a moment, then open the page again.")
 UNWRITABLE_TITLE = _l("The database cannot be written")
 UNWRITABLE_HINT = _l("The disk may be full, or the database file may be read-only. Your change "
                      "was not saved: write it down on paper and call the administrator.")
+UNWRITABLE_READ_HINT = _l("The disk may be full, or the database file may be read-only. Nothing was "
+                          "changed: call the administrator.")
 RETRY_SECONDS = 5
 
 # Set on `g` when a transaction committed during the request (see _note_commit).
@@ -205,20 +209,24 @@ def init_app(app: Flask) -> None:
         if _wants_json():
             log.error("unhandled %s on a JSON route", type(error).__name__)
             return jsonify({"error": "server_error", "message": "The server failed; try again later."}), 500
-        if failure == "busy":
+        # What the page may say of the user's data: a read changed nothing, and a request
+        # that committed before failing did save its change.
+        reading = request.method in ("GET", "HEAD", "OPTIONS") and not g.get(_COMMITTED)
+        if failure == "busy" and not g.get(_COMMITTED):
             log.warning("database busy: %s %s refused", request.method, request.endpoint)
-            body, code = _render(503, BUSY_TITLE, BUSY_HINT)
+            body, code = _render(503, BUSY_TITLE, BUSY_READ_HINT if reading else BUSY_HINT)
             return body, code, {"Retry-After": str(RETRY_SECONDS)}
         # Log the type and the frames only: messages (SQL parameters, values)
         # may carry personal data.
         reference = secrets.token_hex(4).upper()
         frames = "".join(traceback.format_tb(error.__traceback__)).replace("\n", " | ")
         log.error("unhandled %s (reference %s) at %s", type(error).__name__, reference, frames)
-        if failure == "unwritable":
-            return _render(503, UNWRITABLE_TITLE, UNWRITABLE_HINT, reference=reference)
+        if failure == "unwritable" and not g.get(_COMMITTED):
+            return _render(503, UNWRITABLE_TITLE, UNWRITABLE_READ_HINT if reading else UNWRITABLE_HINT,
+                           reference=reference)
         if g.get(_COMMITTED):
             hint = CHANGE_SAVED
-        elif request.method in ("GET", "HEAD", "OPTIONS"):
+        elif reading:
             hint = PAGE_NOT_SHOWN
         else:
             hint = CHANGE_NOT_SAVED
