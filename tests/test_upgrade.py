@@ -222,6 +222,15 @@ def test_the_next_administrator_sees_the_upgrade_once(old_laptop):
     assert "updated to version" not in client.get("/").get_data(as_text=True)
 
 
+def test_the_notice_does_not_name_a_backup_an_erasure_took_away(old_laptop):
+    app, _path = old_laptop
+    report = upgrade.upgrade_database(app, NOW)
+    report.backup.unlink()  # as the scrub does when the backup held an erased household
+    first = admin_client(app).get("/").get_data(as_text=True)
+    assert "updated to version" in first
+    assert str(report.backup) not in first and "A backup was taken" not in first
+
+
 def admin_client(app):
     """A client logged in as a new administrator (made with `flask users create`)."""
     result = app.test_cli_runner().invoke(args=["users", "create", "--username", "boss", "--name", "Boss",

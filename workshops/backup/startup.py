@@ -255,12 +255,17 @@ def durability_banners() -> list[tuple[str, str]]:
                                      "then run \"flask backup create\".")))
     if user is not None and user.role == "admin":
         notice = _take_upgrade_notice(app)
-        if notice is not None:
+        if notice is not None and Path(notice["backup"]).is_file():
             banners.append(("info", _("The application was updated to version %(version)s on %(date)s "
                                       "(database version %(revision)s). A backup was taken before the "
                                       "update: %(path)s", version=notice["version"],
                                       date=format_datetime(notice["upgraded_dt"], "short"),
                                       revision=notice["revision"], path=notice["backup"])))
+        elif notice is not None:  # an erasure since took the backup away (it held the household)
+            banners.append(("info", _("The application was updated to version %(version)s on %(date)s "
+                                      "(database version %(revision)s).", version=notice["version"],
+                                      date=format_datetime(notice["upgraded_dt"], "short"),
+                                      revision=notice["revision"])))
     return banners
 
 
