@@ -106,6 +106,17 @@ def check_fields(object_type: str, object_ref: str, details: dict[str, Any]) -> 
             raise ValueError(f"audit details[{key!r}] must be a code, a count, a flag or None")
 
 
+@dataclass(frozen=True)
+class NewEntry:
+    """One entry to append (record_many): the same fields as `record` takes."""
+
+    action: str
+    actor_id: uuid.UUID | None = None
+    object_type: str = ""
+    object_ref: str = ""
+    details: dict[str, Any] | None = None
+
+
 def record(db: Session, action: str, *, actor_id: uuid.UUID | None = None, object_type: str = "",
            object_ref: str = "", details: dict[str, Any] | None = None,
            now: datetime | None = None) -> AuditEntry:
@@ -115,14 +126,23 @@ def record(db: Session, action: str, *, actor_id: uuid.UUID | None = None, objec
     data (check_fields). Call it at the end of the unit of work it records: the chain stays
     locked until the caller's transaction ends (keep that short).
     """
-    if action not in ACTIONS:
-        raise ValueError(f"unknown audit action {action!r}")
-    if actor_id is not None and not isinstance(actor_id, uuid.UUID):
-        raise ValueError("audit actor_id must be a UUID")
-    details = dict(details or {})
-    check_fields(object_type, object_ref, details)
+    return record_many(db, [NewEntry(action, actor_id, object_type, object_ref, details)], now=now)[0]
+
+
+def record_many(db: Session, entries: list[NewEntry], *, now: datetime | None = None) -> list[AuditEntry]:
+    """Append entries in this order, chained, with one read of the chain's end and one flush
+    (an import journals one entry per consent of hundreds of households). Checks every entry
+    before writing any; raises ValueError as `record`."""
+    for new in entries:
+        if new.action not in ACTIONS:
+            raise ValueError(f"unknown audit action {new.action!r}")
+        if new.actor_id is not None and not isinstance(new.actor_id, uuid.UUID):
+            raise ValueError("audit actor_id must be a UUID")
+        check_fields(new.object_type, new.object_ref, dict(new.details or {}))
     if now is not None and now.tzinfo is None:
         raise ValueError("audit time must be timezone-aware")
+    if not entries:
+        return []
     # The hash is computed on what the database hands back: UTC, whole seconds.
     occurred = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
     if not (db() if isinstance(db, scoped_session) else db).in_transaction():
@@ -133,15 +153,21 @@ def record(db: Session, action: str, *, actor_id: uuid.UUID | None = None, objec
     db.flush()
     last = db.execute(select(AuditEntry.id, AuditEntry.entry_hash)
                       .order_by(AuditEntry.id.desc()).limit(1)).first()
-    entry_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-    entry = AuditEntry(id=entry_id, occurred_dt=occurred, action=action, actor_id=actor_id,
-                       object_type=object_type, object_ref=object_ref, details=details,
-                       prev_hash=prev_hash,
-                       entry_hash=entry_hash(entry_id, occurred, action, actor_id, object_type,
-                                             object_ref, details, prev_hash))
-    db.add(entry)
+    entry_id, prev_hash = (last[0], last[1]) if last else (0, GENESIS_HASH)
+    written = []
+    for new in entries:
+        entry_id += 1
+        details = dict(new.details or {})
+        entry = AuditEntry(id=entry_id, occurred_dt=occurred, action=new.action, actor_id=new.actor_id,
+                           object_type=new.object_type, object_ref=new.object_ref, details=details,
+                           prev_hash=prev_hash,
+                           entry_hash=entry_hash(entry_id, occurred, new.action, new.actor_id,
+                                                 new.object_type, new.object_ref, details, prev_hash))
+        prev_hash = entry.entry_hash
+        written.append(entry)
+    db.add_all(written)
     db.flush()
-    return entry
+    return written
 
 
 # ---------- Checking the chain ----------

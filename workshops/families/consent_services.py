@@ -16,7 +16,7 @@ import re
 
 from sqlalchemy.orm import Session
 
-from workshops.audit.services import record
+from workshops.audit.services import NewEntry, record_many
 from workshops.auth.models import User
 from workshops.families.models import Family
 from workshops.families.notices import NOTICE_TEMPLATES
@@ -55,6 +55,19 @@ def record_consent_changes(db: Session, family: Family, before: Consents, actor:
 
     Call it once the household holds its new values. Raises ValueError for an unknown way.
     """
+    return len(record_many(db, consent_entries(family, before, actor, way)))
+
+
+def record_new_households_consents(db: Session, families: list[Family], actor: User | None,
+                                   way: str) -> int:
+    """The consents of households just made (an import): the entries of all of them appended
+    at once, in order; returns how many."""
+    entries = [entry for family in families for entry in consent_entries(family, NO_CONSENT, actor, way)]
+    return len(record_many(db, entries))
+
+
+def consent_entries(family: Family, before: Consents, actor: User | None, way: str) -> list[NewEntry]:
+    """The journal entries of a household's consent changes since `before`."""
     if way not in WAYS:
         raise ValueError(f"unknown way of recording a consent {way!r}")
     now = consents_of(family)
@@ -62,9 +75,7 @@ def record_consent_changes(db: Session, family: Family, before: Consents, actor:
     # (even shaped like a code) is recorded as "other", never as written.
     version = family.notice_version if family.notice_version in NOTICE_TEMPLATES else (
         "other" if family.notice_version else None)
-    changed = [purpose for purpose in CONSENTS if now[purpose] != before.get(purpose, False)]
-    for purpose in changed:
-        record(db, ACTION, actor_id=actor.id if actor is not None else None, object_type="family",
-               object_ref=str(family.id), details={"purpose": purpose, "given": now[purpose],
-                                                   "notice_version": version, "way": way})
-    return len(changed)
+    return [NewEntry(ACTION, actor_id=actor.id if actor is not None else None, object_type="family",
+                     object_ref=str(family.id), details={"purpose": purpose, "given": now[purpose],
+                                                         "notice_version": version, "way": way})
+            for purpose in CONSENTS if now[purpose] != before.get(purpose, False)]

@@ -34,7 +34,7 @@ from workshops.auth.models import Structure
 from workshops.core.errors import ValidationFailed
 from workshops.families import queries, registration_services
 from workshops.families import services as family_services
-from workshops.families.consent_services import NO_CONSENT, record_consent_changes
+from workshops.families.consent_services import record_new_households_consents
 from workshops.families.import_rows import FamilyImport
 from workshops.families.importers import Preview, headers_hash
 from workshops.families.models import ImportMapping, Registration
@@ -212,8 +212,7 @@ def confirm_family_import(db: Session, preview: Preview, options: FamilyImport, 
     db.flush()
     del held
     # The consents the collège's list gave, one journal entry each (no notice version yet).
-    for family in families:
-        record_consent_changes(db, family, NO_CONSENT, options.actor, "import")
+    record_new_households_consents(db, families, options.actor, "import")
     family_ids = [family.id for family in families]
     done = ImportResult(len(family_ids), registered, len(preview.rows) - len(family_ids), tuple(family_ids))
     record(db, "import", actor_id=options.actor.id, object_type="families",
