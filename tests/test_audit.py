@@ -296,6 +296,20 @@ def test_ids_codes_counts_and_pseudonyms_are_taken(app, db):
         record(db, "coffee_break")
 
 
+def test_many_entries_appended_at_once_follow_the_chain_or_none_is_written(app, db):
+    record(db, "login_failed", object_ref="before")
+    batch = [services.NewEntry("consent_changed", object_type="family", object_ref=str(uuid.uuid4()),
+                               details={"purpose": "photos", "given": True}) for _ in range(3)]
+    written = services.record_many(db, batch)
+    db.commit()
+    assert [entry.id for entry in written] == [2, 3, 4]
+    result = verify_chain(db)
+    assert result.ok and result.count == 4 and result.last_hash == written[-1].entry_hash
+    with pytest.raises(ValueError):  # one entry with a name: nothing of the batch is written
+        services.record_many(db, [*batch, services.NewEntry("export", details={"name": "Dupont Marie"})])
+    assert verify_chain(db).count == 4
+
+
 # ---------- Listing ----------
 
 def test_audit_list_filters_by_day_and_action(app, runner):
