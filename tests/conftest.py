@@ -32,6 +32,19 @@ def compiled_catalogues():
             write_mo(mo_file, catalog)
 
 
+def make_test_app(tmp_path: Path, monkeypatch, name: str = "test", **config):
+    """An app on a new SQLite file `<name>.sqlite` of tmp_path, its tables made from the models
+    and stamped at the migration head, its instance folder `<name>-instance`. `config` adds to
+    or overrides TESTING and a secret key long enough for a hub."""
+    monkeypatch.setenv("WORKSHOPS_INSTANCE_PATH", str(tmp_path / f"{name}-instance"))
+    app = create_app({"TESTING": True, "SECRET_KEY": "a-secret-key-long-enough-0123456789abcdef",
+                      "DATABASE_URL": f"sqlite:///{tmp_path / f'{name}.sqlite'}", **config})
+    with app.app_context():
+        _db.create_all()
+        stamp()
+    return app
+
+
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     """An app on a fresh SQLite file, schema at the migration head, with its own

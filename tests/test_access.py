@@ -13,7 +13,7 @@ from flask import request
 from flask_migrate import stamp
 from sqlalchemy import func, select
 
-from tests.conftest import PASSWORD, csrf_token_of, get_paths
+from tests.conftest import PASSWORD, csrf_token_of, get_paths, make_test_app
 from workshops import create_app
 from workshops.audit.models import AuditEntry
 from workshops.auth import services as auth_services
@@ -56,12 +56,7 @@ def test_public_endpoints_are_exactly_the_decided_ones(app):
 
 @pytest.fixture
 def hub_app(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKSHOPS_INSTANCE_PATH", str(tmp_path / "hub-instance"))
-    app = create_app({"TESTING": True, "ROLE": "hub", "SECRET_KEY": "a-hub-secret-key-long-enough-0123456789",
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'hub.sqlite'}", "WTF_CSRF_ENABLED": False})
-    with app.app_context():
-        _db.create_all()
-        stamp()
+    app = make_test_app(tmp_path, monkeypatch, "hub", ROLE="hub", WTF_CSRF_ENABLED=False)
     yield app
     with app.app_context():
         _db.engine.dispose()

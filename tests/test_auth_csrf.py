@@ -5,11 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from flask_migrate import stamp
 from sqlalchemy import select, text
 
-from tests.conftest import PASSWORD, csrf_token_of
-from workshops import create_app
+from tests.conftest import PASSWORD, csrf_token_of, make_test_app
 from workshops.auth import services
 from workshops.auth.models import User
 from workshops.extensions import db as _db
@@ -17,12 +15,8 @@ from workshops.extensions import db as _db
 
 @pytest.fixture
 def csrf_app(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKSHOPS_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app({"TESTING": True, "SECRET_KEY": "csrf-test-key", "BABEL_DEFAULT_LOCALE": "en",
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'csrf.sqlite'}"})
+    app = make_test_app(tmp_path, monkeypatch, "csrf", BABEL_DEFAULT_LOCALE="en")
     with app.app_context():
-        _db.create_all()
-        stamp()
         for name, role in (("admin", "admin"), ("target", "conseiller")):
             services.create_user(_db.session, services.NewUser(name, name.title(), PASSWORD, role=role))
         _db.session.commit()

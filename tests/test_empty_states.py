@@ -12,12 +12,10 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
-from flask_migrate import stamp
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_test_app
 from tests.login_helpers import log_in
 from tests.test_registrations import build_world
-from workshops import create_app
 from workshops.auth import services as auth_services
 from workshops.core.models import utcnow
 from workshops.extensions import db as _db
@@ -88,14 +86,8 @@ def assert_translated(french: dict, english: dict, path: str):
 
 
 def _make(tmp_path, monkeypatch, role="laptop"):
-    monkeypatch.setenv("WORKSHOPS_INSTANCE_PATH", str(tmp_path / f"{role}-instance"))
-    app = create_app({"TESTING": True, "ROLE": role,
-                      "SECRET_KEY": "a-secret-key-long-enough-0123456789abcdef",
-                      "DATABASE_URL": f"sqlite:///{tmp_path / f'{role}.sqlite'}",
-                      "WTF_CSRF_ENABLED": False})
+    app = make_test_app(tmp_path, monkeypatch, role, ROLE=role, WTF_CSRF_ENABLED=False)
     with app.app_context():
-        _db.create_all()
-        stamp()
         for username, account_role in (("admin", "admin"), ("claude", "conseiller")):
             auth_services.create_user(_db.session, auth_services.NewUser(
                 username=username, display_name=username.title(), password=PASSWORD, role=account_role))

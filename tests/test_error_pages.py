@@ -8,12 +8,11 @@ import sqlite3
 
 import pytest
 from flask import Blueprint, abort, render_template_string
-from flask_migrate import stamp
 from jinja2.exceptions import UndefinedError
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import PASSWORD, csrf_token_of
+from tests.conftest import PASSWORD, csrf_token_of, make_test_app
 from workshops import create_app
 from workshops.auth import services as auth_services
 from workshops.core.db import begin_write
@@ -86,14 +85,9 @@ def _boom_blueprint() -> Blueprint:
 
 
 def _make_app(tmp_path, monkeypatch, **config):
-    monkeypatch.setenv("WORKSHOPS_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret-key",
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'errors.sqlite'}",
-                      "WTF_CSRF_ENABLED": False, **config})
+    app = make_test_app(tmp_path, monkeypatch, "errors", **{"WTF_CSRF_ENABLED": False, **config})
     app.register_blueprint(_boom_blueprint())
     with app.app_context():
-        _db.create_all()
-        stamp()
         auth_services.create_user(_db.session, auth_services.NewUser(
             username="admin", display_name="Admin", password=PASSWORD, role="admin"))
         _db.session.commit()
@@ -280,12 +274,7 @@ def test_an_expired_form_says_to_reload_and_send_again(tmp_path, monkeypatch):
 
 
 def test_the_sync_api_answers_json_even_when_it_fails(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKSHOPS_INSTANCE_PATH", str(tmp_path / "hub-instance"))
-    hub = create_app({"TESTING": True, "ROLE": "hub", "SECRET_KEY": "a-hub-secret-key-long-enough-0123456789",
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'hub.sqlite'}"})
-    with hub.app_context():
-        _db.create_all()
-        stamp()
+    hub = make_test_app(tmp_path, monkeypatch, "hub", ROLE="hub")
     client = hub.test_client()
     answers = [
         client.post("/api/sync/hello", data=b"not json", headers={"Authorization": f"Device {SECRET}"}),

@@ -18,13 +18,11 @@ from pathlib import Path
 
 import pytest
 from flask import url_for
-from flask_migrate import stamp
 from markupsafe import escape
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, get_paths
+from tests.conftest import PASSWORD, get_paths, make_test_app
 from tests.login_helpers import log_in
-from workshops import create_app
 from workshops.auth import services as auth_services
 from workshops.auth.models import Epci, Structure, User
 from workshops.core.models import utcnow
@@ -184,13 +182,8 @@ def test_no_laptop_page_shows_hostile_markup_raw(app, client, runner):
 
 @pytest.fixture
 def hub_app(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKSHOPS_INSTANCE_PATH", str(tmp_path / "hub-instance"))
-    app = create_app({"TESTING": True, "ROLE": "hub", "SECRET_KEY": "a-hub-secret-key-long-enough-0123456789",
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'hub.sqlite'}", "WTF_CSRF_ENABLED": False,
-                      "BABEL_DEFAULT_LOCALE": "en"})
-    with app.app_context():
-        _db.create_all()
-        stamp()
+    app = make_test_app(tmp_path, monkeypatch, "hub", ROLE="hub", WTF_CSRF_ENABLED=False,
+                        BABEL_DEFAULT_LOCALE="en")
     yield app
     with app.app_context():
         _db.session.remove()

@@ -9,14 +9,12 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from flask_migrate import stamp
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_test_app
 from tests.login_helpers import log_in
 from tests.test_reports_exports import read_csv
 from tests.test_reports_queries import NOW, build_reports_world
-from workshops import create_app
 from workshops.audit.models import AuditEntry
 from workshops.auth import services as auth_services
 from workshops.extensions import db as _db
@@ -142,13 +140,8 @@ def test_an_unknown_export_is_not_found(app, client, travel):
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKSHOPS_INSTANCE_PATH", str(tmp_path / "hub-instance"))
-    app = create_app({"TESTING": True, "ROLE": "hub", "SECRET_KEY": "a-hub-secret-key-long-enough-0123456789",
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'hub.sqlite'}", "WTF_CSRF_ENABLED": False,
-                      "BABEL_DEFAULT_LOCALE": "en", "REPORTS_STALE_DEVICE_DAYS": 5})
-    with app.app_context():
-        _db.create_all()
-        stamp()
+    app = make_test_app(tmp_path, monkeypatch, "hub", ROLE="hub", WTF_CSRF_ENABLED=False,
+                        BABEL_DEFAULT_LOCALE="en", REPORTS_STALE_DEVICE_DAYS=5)
     yield app
     with app.app_context():
         _db.session.remove()
