@@ -128,7 +128,9 @@ def verify_command(path: Path, passphrase_file: Path | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def restore_command(path: Path, passphrase_file: Path | None, yes: bool) -> None:
     """Replace the database with a backup (local or exported). Stop the app first. The current
-    database is kept as a before-restore backup; erased households are erased again."""
+    database is kept as a before-restore backup; an older backup is upgraded as `flask upgrade`
+    does (if that fails, the database is put back as it was, exit code 1); erased households
+    are erased again."""
     database = _database()
     if not yes:
         click.confirm(f"Replace the database {database} with {path.name}? "
