@@ -510,3 +510,70 @@ def test_a_username_taken_by_an_edit_is_rejected_and_the_other_edits_kept(hub):
     assert hub_row(hub, User, alice)["display_name"] == "Alice M."
     with hub.app_context():
         assert _db.session.get(FieldMeta, ("users", bob)).meta["username"][0] == 1
+
+
+# ---------- A household merged into one made in the same batch ----------
+
+def _merged_into_a_new_household(dev: Dev, known_id: uuid.UUID, seq: int,
+                                 extra: list = ()) -> tuple[uuid.UUID, dict]:
+    """A batch where the laptop merged a household the hub knows into one it made offline: the
+    known household's change comes first, as it does when its id sorts first in the outbox."""
+    keep_id, created = new_family(dev, T0 + 10, notes="made offline")
+    merged = {"merged_into_id": str(keep_id), "deleted_dt": datetime(2027, 1, 15, tzinfo=UTC).isoformat()}
+    body = batch(dev, seq, [change("families", known_id, merged, dev.stamp(T0 + 20), 1), created, *extra])
+    return keep_id, body
+
+
+def _merge_outcomes(hub, answer: dict, known_id: uuid.UUID, keep_id: uuid.UUID) -> None:
+    families = [(item["id"], item["outcome"]) for item in answer["results"] if item["table"] == "families"]
+    assert families == [(str(known_id), "applied"), (str(keep_id), "applied")]
+    known = hub_row(hub, Family, known_id)
+    assert known["merged_into_id"] == str(keep_id) and known["deleted_dt"] is not None
+    assert hub_row(hub, Family, keep_id)["notes"] == "made offline"
+
+
+def test_a_household_merged_into_one_made_offline_reaches_the_hub(hub):
+    """Merging a known household into a walk-in registered offline: before the fix the hub's
+    batch hit the foreign key (the merge was flushed before the new household was inserted) and
+    the merge was rejected, so the merged household stayed alive on the hub."""
+    dev = enrolled(hub)
+    known_id, created = new_family(dev)
+    push(hub, dev, batch(dev, 1, [created]))
+    keep_id, body = _merged_into_a_new_household(dev, known_id, 2)
+    status, answer = push(hub, dev, body)
+    assert status == 200 and answer["counts"]["rejected"] == 0
+    _merge_outcomes(hub, answer, known_id, keep_id)
+
+
+def test_the_merge_survives_a_batch_applied_change_by_change(hub):
+    """The same merge in a batch that a duplicate asset tag sends change by change: only the
+    machine is rejected."""
+    a = enrolled(hub, "A")
+    b = enrolled(hub, "B", structure_id=a.structure_id)
+    machine = {"asset_tag": "TNE-0002", "structure_id": str(a.structure_id)}
+    push(hub, a, batch(a, 1, [change("equipment", uuid.uuid4(), machine, a.stamp(T0))]))
+    known_id, created = new_family(b)
+    push(hub, b, batch(b, 1, [created]))
+    second = uuid.uuid4()
+    keep_id, body = _merged_into_a_new_household(
+        b, known_id, 2, [change("equipment", second, machine, b.stamp(T0 + 30))])
+    status, answer = push(hub, b, body)
+    rejected = [item["reason"] for item in answer["results"] if item["outcome"] == "rejected"]
+    assert rejected == ["duplicate_value"]
+    _merge_outcomes(hub, answer, known_id, keep_id)
+    assert hub_row(hub, Equipment, second) is None
+
+
+def test_an_asset_tag_given_to_a_new_machine_in_the_same_batch_is_kept(hub):
+    """The laptop re-labelled a machine and gave its old tag to a new one: the new machine comes
+    first in the batch, the tag is still taken on the hub until the other change is written."""
+    dev = enrolled(hub)
+    old_id, new_id = uuid.uuid4(), uuid.uuid4()
+    tagged = {"asset_tag": "TNE-0003", "structure_id": str(dev.structure_id)}
+    push(hub, dev, batch(dev, 1, [change("equipment", old_id, tagged, dev.stamp(T0))]))
+    status, answer = push(hub, dev, batch(dev, 2, [
+        change("equipment", new_id, tagged, dev.stamp(T0 + 10)),
+        change("equipment", old_id, {"asset_tag": "TNE-0004"}, dev.stamp(T0 + 20), 1)]))
+    assert [item["outcome"] for item in answer["results"]] == ["applied", "applied"]
+    assert hub_row(hub, Equipment, new_id)["asset_tag"] == "TNE-0003"
+    assert hub_row(hub, Equipment, old_id)["asset_tag"] == "TNE-0004"

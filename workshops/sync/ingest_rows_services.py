@@ -200,19 +200,22 @@ class Work:
         by_table: dict[str, list[dict]] = {}
         for key in sorted(new_keys, key=lambda key: registry.ORDER[key[0]]):
             by_table.setdefault(key[0], []).append(self.new[key])
-        for table, rows in by_table.items():
-            db.execute(insert(registry.MODELS[table].__table__), _referenced_first(table, rows))
-        if new_keys:
-            self._log(new_keys)
-        fresh = [{"table_name": t, "record_id": i, "meta": self.metas[(t, i)]}
-                 for (t, i), is_new in metas.items() if is_new]
-        if fresh:
-            db.execute(insert(FieldMeta.__table__), fresh)
-        changed = [{"b_table": t, "b_id": i, "b_meta": self.metas[(t, i)]}
-                   for (t, i), is_new in metas.items() if not is_new]
-        if changed:
-            db.execute(_META_UPDATE, changed)
-        self._add_conflicts(notes)
+        # No autoflush before the inserts: an existing row may point at a new one (a household
+        # merged into one made offline), so the ORM changes are flushed after them.
+        with db.no_autoflush:
+            for table, rows in by_table.items():
+                db.execute(insert(registry.MODELS[table].__table__), _referenced_first(table, rows))
+            if new_keys:
+                self._log(new_keys)
+            fresh = [{"table_name": t, "record_id": i, "meta": self.metas[(t, i)]}
+                     for (t, i), is_new in metas.items() if is_new]
+            if fresh:
+                db.execute(insert(FieldMeta.__table__), fresh)
+            changed = [{"b_table": t, "b_id": i, "b_meta": self.metas[(t, i)]}
+                       for (t, i), is_new in metas.items() if not is_new]
+            if changed:
+                db.execute(_META_UPDATE, changed)
+            self._add_conflicts(notes)
         db.flush()
 
     def _log(self, keys: list[tuple[str, uuid.UUID]]) -> None:
@@ -253,18 +256,38 @@ def _self_references(table: str) -> list[str]:
 
 def _referenced_first(table: str, rows: list[dict]) -> list[dict]:
     """New rows in an order where a row another new row points at is inserted before it."""
-    columns = _self_references(table)
+    return _targets_first(rows, _self_references(table), lambda row: row["id"],
+                          lambda row, column: row.get(column))
+
+
+def changes_in_order(changes: list[Parsed]) -> list[Parsed]:
+    """Changes in table order (parents first) and, within a table, a change another change
+    points at first (a household merged into one made in the same batch), so that applying them
+    one by one never meets a foreign key to a row still to come."""
+    by_table: dict[str, list[Parsed]] = {}
+    for change in sorted(changes, key=lambda change: registry.ORDER.get(change.table, -1)):
+        by_table.setdefault(change.table, []).append(change)
+    return [ordered for table, group in by_table.items()
+            for ordered in _targets_first(group, _self_references(table) if table in registry.MODELS else [],
+                                          lambda change: change.id,
+                                          lambda change, column: change.values.get(column))]
+
+
+def _targets_first(items: list, columns: list[str], id_of, value_of) -> list:
+    """`items` in an order where an item another item points at (through `columns`) comes first;
+    otherwise the order given. A cycle is left as it is, for the database to refuse."""
     if not columns:
-        return rows
-    ordered, placed, waiting = [], set(), list(rows)
-    new_ids = {row["id"] for row in rows}
+        return items
+    ordered, placed, waiting = [], set(), list(items)
+    ids = {id_of(item) for item in items} - {None}
     while waiting:
-        ready = [row for row in waiting
-                 if all(row.get(c) is None or row[c] not in new_ids or row[c] in placed for c in columns)]
-        if not ready:  # a cycle: let the database refuse it
+        ready = [item for item in waiting
+                 if all(value_of(item, column) not in ids or value_of(item, column) in placed
+                        for column in columns)]
+        if not ready:
             ordered += waiting
             break
         ordered += ready
-        placed |= {row["id"] for row in ready}
-        waiting = [row for row in waiting if row["id"] not in placed]
+        placed |= {id_of(item) for item in ready}
+        waiting = [item for item in waiting if id_of(item) not in placed]
     return ordered

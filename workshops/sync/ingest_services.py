@@ -9,10 +9,12 @@ the device's last contact).
 
 Speed: rows and FieldMeta of a whole batch are loaded with one IN query per table; new rows,
 their ChangeLog entries, FieldMeta and conflicts are written with one executemany per table
-(a first sync is nearly all new rows), changed rows through the ORM (the flush listener logs
-them), all without savepoints. Only when a unique or foreign-key constraint refuses the batch
-(two laptops creating the same asset tag under different ids, say) is it applied again with
-one savepoint per change, so that only the failing changes are rejected.
+(a first sync is nearly all new rows), changed rows through the ORM after the new ones (a
+household may be merged into one made offline), all without savepoints. Only when a unique or
+foreign-key constraint refuses the batch (two laptops creating the same asset tag under
+different ids, say) is it applied again with one savepoint per change, a change pointed at by
+another of its table first, and a refused change tried once more after the others: only the
+changes that still fail are rejected.
 
 The caller begins a write transaction (core.db.begin_write) before reading anything on SQLite;
 ingest begins one itself when no transaction has begun yet.
@@ -31,8 +33,8 @@ from sqlalchemy.orm import Session, scoped_session
 from workshops.core import clock
 from workshops.core.db import begin_write
 from workshops.core.models import utcnow
-from workshops.sync import merge_rules, purge_services, registry
-from workshops.sync.ingest_rows_services import Work, rejected
+from workshops.sync import merge_rules, purge_services
+from workshops.sync.ingest_rows_services import Work, changes_in_order, rejected
 from workshops.sync.merge_rules import Parsed, parse
 from workshops.sync.models import AppliedBatch, Device
 from workshops.sync.tracking_services import APPLYING, DEVICE, lock_counter
@@ -118,7 +120,7 @@ def apply_changes(db: Session, device: Device, raw_changes: list,
         parsed.append(change)
         if offset is not None and (skew is None or offset < skew):
             skew = offset
-    ordered = sorted(parsed, key=lambda change: registry.ORDER.get(change.table, -1))
+    ordered = changes_in_order(parsed)
     info = db.info
     saved = {key: info.get(key) for key in (APPLYING, DEVICE)}
     info[APPLYING], info[DEVICE] = True, device.id
@@ -147,21 +149,33 @@ def _apply_fast(db: Session, device: Device, ordered: list[Parsed]) -> dict[int,
 
 
 def _apply_one_by_one(db: Session, device: Device, ordered: list[Parsed]) -> dict[int, dict]:
+    """Each change in its own savepoint. A change a constraint refused is tried once more after
+    the others: a later change of the batch may free what it needs (a machine's asset tag given
+    to a new machine while the old one is re-labelled)."""
     with db.no_autoflush:
         work = Work(db, device, ordered)
-    results = {}
+    results, refused = {}, []
     for change in ordered:
-        undo = work.undo_point(change)
-        try:
-            with db.begin_nested():
-                with db.no_autoflush:
-                    result = work.apply(change)
-                work.write()
-        except IntegrityError as failure:
-            work.undo(undo)
-            result = rejected(change, _reason_of(failure))
-        results[change.index] = result
+        results[change.index], constrained = _apply_one(db, work, change)
+        if constrained:
+            refused.append(change)
+    for change in refused:
+        results[change.index], _ = _apply_one(db, work, change)
     return results
+
+
+def _apply_one(db: Session, work: Work, change: Parsed) -> tuple[dict, bool]:
+    """The change's result, and whether a constraint refused it."""
+    undo = work.undo_point(change)
+    try:
+        with db.begin_nested():
+            with db.no_autoflush:
+                result = work.apply(change)
+            work.write()
+    except IntegrityError as failure:
+        work.undo(undo)
+        return rejected(change, _reason_of(failure)), True
+    return result, False
 
 
 def _reason_of(failure: IntegrityError) -> str:
