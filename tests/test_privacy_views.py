@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+
+from sqlalchemy import select
 
 from tests.test_privacy_seed import seed_canary_family
+from workshops.auth.models import User
 from workshops.extensions import db as _db
+from workshops.families.merge_services import merge_families
 from workshops.families.models import Family
 
 
@@ -64,3 +69,21 @@ def test_the_register_is_for_managers_and_admins(app, client, create_user, auth,
     auth.logout()
     logged_in("conseiller")
     assert client.get("/privacy/register").status_code == 403
+
+
+def test_after_a_merge_the_erase_page_announces_what_the_erasure_keeps(app, client, create_user, auth):
+    """Two records of one household, each with an atelier, merged: the page announced the
+    merged record's registration twice (its tombstone and the moved copy)."""
+    seeded, structure_id = _household(app)
+    with app.app_context():
+        other = seed_canary_family(_db.session(), tag="TWINQQ", structure_id=structure_id,
+                                   when=datetime(2026, 3, 17, 14, tzinfo=UTC))
+        keep, gone = (_db.session.get(Family, seeded.family_id), _db.session.get(Family, other.family_id))
+        merge_families(_db.session(), keep, gone, _db.session.scalars(select(User)).first())
+        _db.session.commit()
+    _login(create_user, auth, "conseiller", structure_id)
+    confirm = client.get(f"/families/{seeded.family_id}/erase").get_data(as_text=True)
+    assert "2 atelier registrations (attendance counts)" in confirm
+    assert "1 household merged into this one" in confirm
+    response = client.post(f"/families/{seeded.family_id}/erase", follow_redirects=True)
+    assert "2 registrations and 2 handovers stay as anonymous counts" in response.get_data(as_text=True)
