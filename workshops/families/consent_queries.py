@@ -13,6 +13,7 @@ from workshops.audit.models import AuditEntry
 from workshops.auth.models import User
 from workshops.families.consent_services import ACTION, CONSENTS
 from workshops.families.models import Family
+from workshops.families.queries import household_ids
 
 MAX_HISTORY = 200
 
@@ -30,11 +31,10 @@ class ConsentEvent:
 
 
 def consent_history(db: Session, family: Family) -> list[ConsentEvent]:
-    """The consent changes of the household and of those merged into it, newest first
-    (at most MAX_HISTORY). Journal entries are local: changes made on another device are
+    """The consent changes of the household and of those merged into it (through chains of merges
+    too), newest first (at most MAX_HISTORY). Journal entries are local: changes made on another device are
     in that device's journal. Raises nothing."""
-    refs = [str(family.id), *(str(alias_id) for alias_id in db.scalars(
-        select(Family.id).where(Family.merged_into_id == family.id)))]
+    refs = [str(household_id) for household_id in household_ids(db, family.id)]
     query = (select(AuditEntry, User.display_name)
              .outerjoin(User, User.id == AuditEntry.actor_id)
              .where(AuditEntry.action == ACTION, AuditEntry.object_type == "family",

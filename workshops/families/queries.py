@@ -235,6 +235,49 @@ def families_merged_into(db: Session, family_id: uuid.UUID) -> list[Family]:
     return list(db.scalars(select(Family).where(Family.merged_into_id == family_id)))
 
 
+def household_ids(db: Session, family_id: uuid.UUID) -> list[uuid.UUID]:
+    """The household and every household merged into it, directly or through others (a chain
+    A -> B -> C comes from merges made on two devices before they synced): `family_id` first.
+    Stops on a cycle of merges."""
+    ids = [family_id]
+    seen = {family_id}
+    frontier = [family_id]
+    while frontier:
+        found = db.scalars(select(Family.id).where(Family.merged_into_id.in_(frontier))).all()
+        frontier = [alias_id for alias_id in found if alias_id not in seen]
+        seen.update(frontier)
+        ids.extend(frontier)
+    return ids
+
+
+def root_households(db: Session) -> dict[uuid.UUID, uuid.UUID]:
+    """Every household mapped to the household it ends up merged into, following
+    merged_into_id through chains (itself when not merged). A household in a cycle of merges
+    has no root and is left out."""
+    parent = {row.id: row.merged_into_id for row in db.execute(select(Family.id, Family.merged_into_id))}
+    roots: dict[uuid.UUID, uuid.UUID] = {}
+    for start in parent:
+        path: list[uuid.UUID] = []
+        on_path: set[uuid.UUID] = set()
+        current: uuid.UUID | None = start
+        root: uuid.UUID | None = None
+        while current is not None:
+            if current in roots:
+                root = roots[current]
+                break
+            if current in on_path or current not in parent:
+                break  # a cycle, or a pointer to a household not held here: no root
+            path.append(current)
+            on_path.add(current)
+            if parent[current] is None:
+                root = current
+                break
+            current = parent[current]
+        if root is not None:
+            roots.update(dict.fromkeys(path, root))
+    return roots
+
+
 def duplicate_candidates(db: Session, user: User, keys: list[GuardianKey], *, limit: int = 5,
                          exclude_id: uuid.UUID | None = None) -> list[DuplicateCandidate]:
     """Live households of the user's scope matching two of four criteria with one of `keys`.

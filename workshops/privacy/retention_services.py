@@ -2,9 +2,10 @@
 log files older than LOG_RETENTION_DAYS are removed, and one count-only journal entry says so.
 
 A household's last activity is the latest of: its own and its people's last change
-(`updated_dt`), the date of the ateliers it was registered to, its handovers. Households merged
-into another are erased with it. Runs offline, daily (`run_daily_retention`), or by hand
-(`flask privacy purge [--dry-run]`); the daily job is privacy/jobs.py.
+(`updated_dt`), the date of the ateliers it was registered to, its handovers, counting those of
+the households merged into it (directly or through a chain of merges), which are erased with it.
+Runs offline, daily (`run_daily_retention`), or by hand (`flask privacy purge [--dry-run]`); the
+daily job is privacy/jobs.py.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from workshops.backup.services import remove_expired_backups
 from workshops.core import logs
 from workshops.equipment.models import Handover
 from workshops.families.models import Child, Family, Guardian, Registration
+from workshops.families.queries import root_households
 from workshops.scheduling.models import Workshop
 from workshops.sync.erasure_services import erase_family
 
@@ -60,10 +62,14 @@ def last_activity(db: Session) -> dict[uuid.UUID, datetime]:
         .group_by(Registration.family_id)
     )
     queries.append(select(Handover.family_id, func.max(Handover.handed_dt)).group_by(Handover.family_id))
+    # Rows left on a merged-away household (its handovers, a person it shared) count for the
+    # household it ends up merged into, through chains of merges.
+    roots = root_households(db)
     for query in queries:
         for family_id, moment in db.execute(query):
-            if family_id in latest and moment is not None and moment > latest[family_id]:
-                latest[family_id] = moment
+            root = roots.get(family_id)
+            if root in latest and moment is not None and moment > latest[root]:
+                latest[root] = moment
     return latest
 
 

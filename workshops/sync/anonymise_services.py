@@ -50,9 +50,11 @@ class ErasureCount:
 
 
 def household_of(db: Session, family: Family) -> list[Family]:
-    """The family and every household merged into it (aliases keep their own old fields)."""
-    aliases = list(family_queries.families_merged_into(db, family.id))
-    return [family, *[alias for alias in aliases if alias.id != family.id]]
+    """The family and every household merged into it, directly or through a chain of merges
+    (aliases keep their own old fields)."""
+    alias_ids = family_queries.household_ids(db, family.id)[1:]
+    aliases = list(db.scalars(select(Family).where(Family.id.in_(alias_ids)))) if alias_ids else []
+    return [family, *aliases]
 
 
 def anonymise_family(db: Session, family: Family, now: datetime) -> ErasureCount:
