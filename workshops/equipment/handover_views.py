@@ -123,7 +123,7 @@ def _check(form: forms.HandoverForm, today: date) -> Preview | None:
         form.asset_tag.errors = [_("%(state)s It cannot be handed over now.",
                                    state=forms.UNAVAILABLE[item.status])]
         return None
-    if item.status == "reserved" and item.reserved_family_id != family.id:
+    if item.status == "reserved" and not queries.is_reserved_for(db.session, item, family):
         form.asset_tag.errors = [_("This machine is reserved for another family. Cancel that reservation "
                                    "first, or choose another machine.")]
         return None

@@ -9,13 +9,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, case, exists, false, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, and_, case, exists, false, func, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from workshops.auth.models import User
 from workshops.auth.queries import visible_structure_ids
 from workshops.equipment.models import WITH_FAMILY, Equipment, EquipmentEvent, Handover
 from workshops.families.models import Family
+from workshops.families.queries import household_ids
 
 PAGE_SIZE = 25
 # How many machines or families a reservation choice offers at most.
@@ -169,10 +170,14 @@ def list_history(db: Session, item: Equipment) -> list[EquipmentEvent]:
 
 
 def _has_machine(family_id_column):
-    """The family has a machine reserved for it or with it now."""
-    reserved = exists().where(Equipment.reserved_family_id == family_id_column,
+    """The family has a machine reserved for it or with it now (or for a household merged
+    into it: the machines stay on the merged record)."""
+    merged = aliased(Family)
+    aliases = select(merged.id).where(merged.merged_into_id == family_id_column)
+    reserved = exists().where(or_(Equipment.reserved_family_id == family_id_column,
+                                  Equipment.reserved_family_id.in_(aliases)),
                               Equipment.deleted_dt.is_(None))
-    holding = exists().where(Handover.family_id == family_id_column,
+    holding = exists().where(or_(Handover.family_id == family_id_column, Handover.family_id.in_(aliases)),
                              Handover.id == Equipment.current_handover_id,
                              Equipment.status.in_(WITH_FAMILY))
     return reserved | holding
@@ -204,16 +209,22 @@ def list_machines_for(db: Session, user: User, family: Family, limit: int = 10) 
     return list(db.scalars(query))
 
 
+def is_reserved_for(db: Session, item: Equipment, family: Family) -> bool:
+    """The machine is reserved for the family, or for a household merged into it."""
+    return item.reserved_family_id in household_ids(db, family.id)
+
+
 def list_reserved_for(db: Session, family_id: uuid.UUID) -> list[Equipment]:
-    """Machines reserved for the family now."""
+    """Machines reserved for the family now (or for a household merged into it)."""
     return list(db.scalars(select(Equipment).where(
-        Equipment.reserved_family_id == family_id, Equipment.status == "reserved",
+        Equipment.reserved_family_id.in_(household_ids(db, family_id)), Equipment.status == "reserved",
         Equipment.deleted_dt.is_(None)).order_by(Equipment.asset_tag)))
 
 
 def list_received(db: Session, family_id: uuid.UUID, today: date) -> list[Received]:
-    """What the family received, latest first, each with where it stands now."""
-    handovers = list(db.scalars(select(Handover).where(Handover.family_id == family_id)
+    """What the family received (or a household merged into it: handovers are never
+    rewritten), latest first, each with where it stands now."""
+    handovers = list(db.scalars(select(Handover).where(Handover.family_id.in_(household_ids(db, family_id)))
                                 .order_by(Handover.handed_dt.desc())
                                 .options(selectinload(Handover.equipment), selectinload(Handover.workshop))))
     ends = {}

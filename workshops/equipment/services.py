@@ -31,7 +31,7 @@ from workshops.auth.models import User
 from workshops.auth.queries import visible_structure_ids
 from workshops.core.errors import NotAllowed, Reason, ValidationFailed
 from workshops.core.models import utcnow
-from workshops.equipment import models
+from workshops.equipment import models, queries
 from workshops.equipment.models import Equipment, EquipmentEvent, Handover
 from workshops.equipment.terms import terms_for
 from workshops.families.models import Family
@@ -259,7 +259,7 @@ def hand_over(db: Session, item: Equipment, family: Family, actor: User, *, mode
     _check_scope(actor, item.structure_id)
     _check_scope(actor, family.structure_id)
     item = _locked(db, item)
-    if item.status == "reserved" and item.reserved_family_id != family.id:
+    if item.status == "reserved" and not queries.is_reserved_for(db, item, family):
         raise TransitionRefused([(None, str(_l(
             "This machine is reserved for another family. Cancel that reservation first, "
             "or choose another machine.")))])

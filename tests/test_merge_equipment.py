@@ -1,0 +1,56 @@
+"""A household merged into another keeps its machines: the kept household's page shows what the
+merged record had reserved or received, and the reserved machine can be handed over to it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.test_equipment_services import family, machine
+from tests.test_registrations import build_world
+from workshops.equipment import queries as equipment_queries
+from workshops.equipment import services as equipment_services
+from workshops.families import merge_services
+
+NOW = datetime(2026, 3, 14, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def world(db):
+    return build_world(db)
+
+
+def _merged(db, world, before):
+    """Two records of one family, `before(other)` done on the second, then merged into the first."""
+    keep = family(db, world, last_name="Martin", wanted="desktop")
+    other = family(db, world, last_name="Martin-Durand", wanted="desktop")
+    before(other)
+    db.commit()
+    merge_services.merge_families(db, keep, other, world.manager)
+    db.commit()
+    return keep, other
+
+
+def test_a_machine_reserved_for_the_merged_record_is_shown_and_handed_to_the_household(db, world):
+    item = machine(db, world)
+    keep, other = _merged(db, world, lambda other: equipment_services.reserve(db, item, other, world.manager,
+                                                                             now=NOW))
+    assert equipment_queries.list_reserved_for(db, keep.id) == [item]
+    another = machine(db, world, "LR-2025-0002")
+    assert keep not in equipment_queries.list_families_to_reserve(db, world.manager, another)
+    equipment_services.hand_over(db, item, keep, world.manager, mode="gift", now=NOW)
+    db.commit()
+    assert equipment_queries.list_reserved_for(db, keep.id) == []
+    assert [received.handover.equipment_id
+            for received in equipment_queries.list_received(db, keep.id, NOW.date())] == [item.id]
+
+
+def test_a_machine_lent_to_the_merged_record_stays_on_the_household_page(db, world):
+    item = machine(db, world)
+    keep, _ = _merged(db, world, lambda other: equipment_services.hand_over(db, item, other, world.manager,
+                                                                           mode="loan", now=NOW))
+    received = equipment_queries.list_received(db, keep.id, NOW.date())
+    assert [(entry.handover.equipment_id, entry.state) for entry in received] == [(item.id, "on_loan")]
+    another = machine(db, world, "LR-2025-0002")
+    assert keep not in equipment_queries.list_families_to_reserve(db, world.manager, another)
