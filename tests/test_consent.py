@@ -21,8 +21,9 @@ from workshops.auth.models import User
 from workshops.core.errors import ValidationFailed
 from workshops.extensions import db as _db
 from workshops.families import import_rows, import_services, importers, merge_services, registration_services
-from workshops.families.models import Family
-from workshops.families.services import FamilyData, GuardianData, create_family
+from workshops.families.consent_queries import consent_history
+from workshops.families.models import Family, Guardian
+from workshops.families.services import FamilyData, GuardianData, create_family, update_family
 from workshops.sync.erasure_services import erase_family
 
 # 13:05 UTC is 14:05 in Paris in March (UTC+1).
@@ -190,6 +191,38 @@ def test_a_merge_records_the_consent_the_kept_household_gains(db):
     assert [(e.object_ref, e.details["purpose"], e.details["way"]) for e in added] == [
         (str(keep.id), "photos", "merge")], "naming was already given: only photos changes"
     assert keep.has_photo_consent and verify_chain(db).ok
+
+
+def test_a_merge_keeps_the_familys_newer_withdrawal_made_on_the_other_record(db):
+    """The family gave naming on both records, then withdrew it on the one merged away: the
+    household must not be named in La Coop's fiche again, and its history ends on a withdrawal."""
+    world = build_world(db)
+    actor = world.conseiller
+    other = create_family(db, FamilyData(guardians=(GuardianData("Élodie", "Martin"),),
+                                         has_naming_consent=True, notice_version="2026-01"), actor)
+    keep = create_family(db, FamilyData(guardians=(GuardianData("Elodie", "MARTIN"),),
+                                        has_naming_consent=True, notice_version="2026-01"), actor)
+    update_family(db, other, FamilyData(guardians=(GuardianData("Élodie", "Martin"),),
+                                        has_naming_consent=False, notice_version="2026-01"), actor)
+    merge_services.merge_families(db, keep, other, actor)
+    assert not keep.has_naming_consent
+    naming = [event for event in consent_history(db, keep) if event.purpose == "naming"]
+    assert (naming[0].is_given, naming[0].way) == (False, "merge")
+
+
+def test_a_merge_does_not_give_a_consent_no_journal_entry_decides(db):
+    """A record received from another laptop holds photos consent, the kept one does not, and
+    this laptop's journal says nothing of either: the merge does not give the consent."""
+    world = build_world(db)
+    actor = world.conseiller
+    keep = create_family(db, FamilyData(guardians=(GuardianData("Élodie", "Martin"),),
+                                        notice_version="2026-01"), actor)
+    other = Family(structure_id=keep.structure_id, has_photo_consent=True, notice_version="2026-01")
+    other.guardians.append(Guardian(first_name="Elodie", last_name="MARTIN"))
+    db.add(other)
+    db.flush()
+    merge_services.merge_families(db, keep, other, actor)
+    assert not keep.has_photo_consent
 
 
 def test_an_import_records_the_consents_of_the_list_without_a_notice_version(db):

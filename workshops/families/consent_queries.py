@@ -49,3 +49,17 @@ def consent_history(db: Session, family: Family) -> list[ConsentEvent]:
                                    details.get("notice_version"), details.get("way")))
     return events
 
+
+def latest_decisions(db: Session, family_ids: list) -> dict[str, bool]:
+    """The newest decision in the journal (given or withdrawn) per purpose, over these
+    households; a purpose the journal says nothing of is absent."""
+    query = (select(AuditEntry.details)
+             .where(AuditEntry.action == ACTION, AuditEntry.object_type == "family",
+                    AuditEntry.object_ref.in_([str(family_id) for family_id in family_ids]))
+             .order_by(AuditEntry.id.desc()))
+    decisions: dict[str, bool] = {}
+    for details in db.scalars(query):
+        purpose = (details or {}).get("purpose")
+        if purpose in CONSENTS and purpose not in decisions:
+            decisions[purpose] = bool(details.get("given"))
+    return decisions

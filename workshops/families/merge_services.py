@@ -1,6 +1,6 @@
 """Merging two households into one, keeping every registration and resource shown; the
-other household stays as a tombstoned alias (`merged_into_id`) for sync. A consent the merge
-gives to the kept household is recorded in the journal (consent_services).
+other household stays as a tombstoned alias (`merged_into_id`) for sync. Where the two records'
+consents differ, the newer decision in the journal wins, and the change is recorded there.
 Services flush, never commit; the caller commits once."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from workshops.auth.models import User
 from workshops.core.errors import ValidationFailed
 from workshops.core.models import derived_id, utcnow
 from workshops.families import queries
-from workshops.families.consent_services import consents_of, record_consent_changes
+from workshops.families.consent_queries import latest_decisions
+from workshops.families.consent_services import CONSENTS, Consents, consents_of, record_consent_changes
 from workshops.families.models import Family, FamilyResource, Registration
 from workshops.families.services import check_scope, search_key_of
 
@@ -26,7 +27,8 @@ def merge_families(db: Session, keep: Family, other: Family, actor: User) -> Fam
     Guardians and children not in `keep` (same folded names) move, the others complete
     keep's blanks; registrations and resources shown move (one row per atelier, the best
     status, the larger head counts); `other` becomes a tombstoned alias (merged_into_id).
-    A consent of `other` that `keep` lacked is given to `keep` and recorded in the journal.
+    Where the two records' consents differ, the family's newer decision in the journal wins
+    (none: not kept); a change to `keep`'s consents is recorded in the journal.
     Raises NotAllowed outside the actor's scope, ValidationFailed for the same household
     or one already merged or removed.
     """
@@ -35,6 +37,7 @@ def merge_families(db: Session, keep: Family, other: Family, actor: User) -> Fam
     if keep.id == other.id or not queries.is_live(keep) or not queries.is_live(other):
         raise ValidationFailed([(None, _l("Choose two households that were not merged or removed."))])
     consents_before = consents_of(keep)
+    consents_after = _merged_consents(db, keep, other)
     with db.no_autoflush:
         _merge_people(keep, other)
         for registration in queries.live_registrations(db, other.id):
@@ -44,6 +47,8 @@ def merge_families(db: Session, keep: Family, other: Family, actor: User) -> Fam
         for alias in queries.families_merged_into(db, other.id):
             alias.merged_into_id = keep.id
         _merge_household_fields(keep, other)
+        for purpose, column in CONSENTS.items():
+            setattr(keep, column, consents_after[purpose])
         other.merged_into_id, other.deleted_dt = keep.id, utcnow()
         keep.search_key = search_key_of(keep)
     db.flush()
@@ -115,9 +120,18 @@ def _move_family_resource(db: Session, old: FamilyResource, keep: Family) -> Non
     old.deleted_dt = utcnow()
 
 
+def _merged_consents(db: Session, keep: Family, other: Family) -> Consents:
+    """What the merged household agrees to: where the two records agree, that; where they
+    differ, the newer decision of the family in the journal (one record may hold a consent the
+    family withdrew later on the other). Without one, the consent is not kept: a merge never
+    gives back a consent the family may have withdrawn, staff ask again."""
+    latest = latest_decisions(db, queries.household_ids(db, keep.id) + queries.household_ids(db, other.id))
+    mine, theirs = consents_of(keep), consents_of(other)
+    return {purpose: mine[purpose] if mine[purpose] == theirs[purpose] else latest.get(purpose, False)
+            for purpose in CONSENTS}
+
+
 def _merge_household_fields(keep: Family, other: Family) -> None:
-    for consent in ("has_follow_up_consent", "has_photo_consent", "has_naming_consent"):
-        setattr(keep, consent, getattr(keep, consent) or getattr(other, consent))
     keep.notes = "\n\n".join(note for note in (keep.notes.strip(), other.notes.strip()) if note)
     keep.commune = keep.commune or other.commune
     keep.computer_wanted = keep.computer_wanted or other.computer_wanted
