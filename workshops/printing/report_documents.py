@@ -27,6 +27,7 @@ from workshops.core.i18n import format_date
 from workshops.core.taxonomy import AGE_BRACKETS, LEVELS, SOCIAL_STATUSES, THEMATIQUES, duration_bucket
 from workshops.equipment.forms import GRADE_LABELS
 from workshops.equipment.queries import OVERDUE
+from workshops.families.normalize import fold
 from workshops.printing.documents import funding_kind, sheet_name
 from workshops.printing.pdf import Document
 from workshops.reports import charts, queries
@@ -153,7 +154,7 @@ def _counted(labels: dict, counts: dict[str, int]) -> tuple[Counted, ...]:
 
 def cra_page(sheet: CraSheet) -> CraPage:
     """The fiche of one atelier held (call under the document's locale)."""
-    named = sorted(sheet.named, key=lambda p: (p.last_name.casefold(), p.first_name.casefold()))
+    named = sorted(sheet.named, key=lambda p: (fold(p.last_name), fold(p.first_name)))
     return CraPage(
         title=sheet.title, day=sheet.day, minutes=sheet.minutes,
         duration_bucket=duration_bucket(sheet.minutes),

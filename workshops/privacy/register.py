@@ -11,16 +11,21 @@ from workshops.privacy.inventory import DATA_INVENTORY, PERSONAL, PERSONS, PURPO
 
 def controller_of(config) -> str:
     """The controller and its data-protection contact, as the register names them."""
-    contact = config["PRIVACY_CONTACT"] or "PRIVACY_CONTACT not set: add the DPO's address"
-    return f"{config['PRIVACY_CONTROLLER']} ({contact})"
+    contact = config["PRIVACY_CONTACT"] or _("PRIVACY_CONTACT not set: add the DPO's address")
+    return "{} ({})".format(config["PRIVACY_CONTROLLER"], contact)
+
+
+def _field(label: str, value: str) -> str:
+    """"**label**: value", with the colon of the current language ("**label** : value" in French)."""
+    return _("%(label)s: %(value)s", label="**" + label + "**", value=value).rstrip()
 
 
 def register_markdown(controller: str, months: int) -> str:
     """The register as Markdown text."""
     lines = [
-        f"# {_('Register of processing activities')}",
+        "# {}".format(_("Register of processing activities")),
         "",
-        f"**{_('Controller')}**: {controller}",
+        _field(_("Controller"), controller),
         "",
         _(
             "Legal basis: public-interest mission of the Département (GDPR art. 6(1)(e)); "
@@ -38,8 +43,8 @@ def register_markdown(controller: str, months: int) -> str:
         persons = sorted(
             {str(PERSONS[entry.persons]) for _name, entry in personal if entry.persons in PERSONS}
         )
-        lines.append(f"- **{_('Persons concerned')}**: {', '.join(persons) or '-'}")
-        lines.append(f"- **{_('Personal data')}**:")
+        lines.append("- " + _field(_("Persons concerned"), ", ".join(persons) or "-"))
+        lines.append("- " + _field(_("Personal data"), ""))
         for name, entry in personal:
             lines.append(f"  - `{name}`: {', '.join(f'`{column}`' for column in entry.of_class(PERSONAL))}")
         recipients = (
@@ -47,13 +52,13 @@ def register_markdown(controller: str, months: int) -> str:
             if any(entry.synced for _name, entry in personal)
             else _("none (kept on this installation)")
         )
-        lines.append(f"- **{_('Recipients')}**: {recipients}")
-        lines.append(f"- **{_('Transfers outside the EU')}**: {_('none')}")
+        lines.append("- " + _field(_("Recipients"), recipients))
+        lines.append("- " + _field(_("Transfers outside the EU"), _("none")))
         retentions = sorted({str(RETENTION[entry.retention]) % {"months": months} for _n, entry in personal})
-        lines.append(f"- **{_('Retention')}**: {'; '.join(retentions)}")
+        lines.append("- " + _field(_("Retention"), "; ".join(retentions)))
         lines.append("")
     lines += [
-        f"## {_('Security measures')}",
+        "## {}".format(_("Security measures")),
         "",
         _(
             "See docs/security.md: full-disk encryption of laptops, accounts with argon2id "

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from workshops.auth.models import Structure, User
 from workshops.core.taxonomy import AGE_BRACKETS, SOCIAL_STATUSES
 from workshops.families.models import AnonymousHeadcount, Family, Guardian, Registration
+from workshops.families.normalize import fold
 from workshops.reports.queries import PRESENT, Filters, workshop_conditions
 from workshops.scheduling.localtime import to_local
 from workshops.scheduling.models import Venue, Workshop, WorkshopAnimator
@@ -244,4 +245,4 @@ def list_beneficiaries(sheets: list[CraSheet]) -> list[Beneficiary]:
             people[person.guardian_id] = person
             seen[person.guardian_id] += 1
     return [Beneficiary(person, seen[key]) for key, person in sorted(
-        people.items(), key=lambda item: (item[1].last_name.casefold(), item[1].first_name.casefold()))]
+        people.items(), key=lambda item: (fold(item[1].last_name), fold(item[1].first_name)))]
