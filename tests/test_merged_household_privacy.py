@@ -117,3 +117,17 @@ def test_a_household_inactive_even_through_its_duplicate_is_still_erased(db, wor
     db.commit()
     run = utcnow() + timedelta(days=31 * 25)
     assert retention_services.inactive_families(db, run, 24) == [keep.id]
+
+
+def test_an_erased_household_keeps_no_consent_and_no_notice(db, world):
+    """The erase page says the household's consents are lost: none survives the erasure."""
+    family = create_family(db, FamilyData(guardians=(GuardianData("Amina", "Zerguini", language="ar"),),
+                                          structure_id=world.home.id, notice_version="2026-01",
+                                          notice_date=NOW.date(), has_naming_consent=True,
+                                          has_photo_consent=True, has_follow_up_consent=True), world.manager)
+    db.commit()
+    erase_family(db, family, world.manager.id, NOW, ledger=None)
+    db.commit()
+    assert not (family.has_naming_consent or family.has_photo_consent or family.has_follow_up_consent)
+    assert (family.notice_version, family.notice_date) == (None, None)
+    assert family.guardians[0].language == "ar", "the anonymous indicators keep the language"

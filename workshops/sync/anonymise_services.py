@@ -2,10 +2,13 @@
 (a request, the retention job, the ledger re-applied after a restore or a pull).
 
 What goes: every personal field of the household, of the households merged into it, of its
-guardians and children (all purged), the free text of its handovers and of its machines' events
-(wiped, marked purged, kept as rows so the machine history keeps its counts), the values of its
-rows still waiting in frozen outbox batches, rejected changes and unknown fields kept here. What
-stays: registrations, anonymous headcounts, resources shown (ids, statuses and counts only).
+guardians and children (all purged), its consents and notice, the free text of its handovers
+and of its machines' events (wiped, marked purged, kept as rows so the machine history keeps its
+counts), the values of its rows still waiting in frozen outbox batches, rejected changes and
+unknown fields kept here. What
+stays: registrations, anonymous headcounts, resources shown (ids, statuses and counts only),
+and what the anonymous indicators need (a guardian's language and relation, a child's collège
+and level, the household's origin and the computer it asked for).
 The changes are ordinary tracked edits: the next sync carries the purge to the hub, which wipes
 its own history of those rows. Nothing here commits.
 """
@@ -23,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from workshops.equipment.models import EquipmentEvent, Handover
 from workshops.families import queries as family_queries
+from workshops.families.consent_services import CONSENTS
 from workshops.families.models import Child, Family, FamilyResource, Guardian, Registration
 from workshops.sync import outbox_services, registry
 from workshops.sync.models import OutboxBatch, RejectedChange, SyncExtra
@@ -65,6 +69,7 @@ def anonymise_family(db: Session, family: Family, now: datetime) -> ErasureCount
     erased: dict[str, set[uuid.UUID]] = {}
     for row in families:
         _purge(row, now)
+        _withdraw_consents(row)
         count.families += 1
     for model, attribute in ((Guardian, "guardians"), (Child, "children")):
         for row in db.scalars(select(model).where(model.family_id.in_(ids))):
@@ -87,9 +92,16 @@ def anonymise_family(db: Session, family: Family, now: datetime) -> ErasureCount
 
 
 def _purge(row: Any, now: datetime) -> None:
-    purge_row(row)
     if row.deleted_dt is None:
         row.deleted_dt = now
+    purge_row(row)
+
+
+def _withdraw_consents(family: Family) -> None:
+    """An erased household agrees to nothing any more, and holds no notice of its own."""
+    for column in CONSENTS.values():
+        setattr(family, column, False)
+    family.notice_version = family.notice_date = None
 
 
 def _count(db: Session, model: Any, family_ids: list[uuid.UUID]) -> int:
