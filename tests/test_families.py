@@ -272,6 +272,18 @@ def test_a_mistyped_start_of_surname_is_still_found(db, actor):
 # --- merge ------------------------------------------------------------------------------
 
 
+def test_a_merge_keeps_the_absence_recorded_rather_than_an_invitation(db, actor, workshop_factory):
+    """One record was only invited to the atelier, the other was marked absent on the sheet:
+    the household did not come, the merged registration says so."""
+    keep = services.create_family(db, household("Martin", "Élodie"), actor)
+    other = services.create_family(db, household("Martin", "Elodie"), actor)
+    atelier = workshop_factory()
+    register(db, atelier, keep, "invited")
+    register(db, atelier, other, "absent")
+    merge_services.merge_families(db, keep, other, actor)
+    assert [r.status for r in queries.live_registrations(db, keep.id)] == ["absent"]
+
+
 def test_a_merge_keeps_every_registration_and_counts_the_family_once(db, actor, workshop_factory):
     keep = services.create_family(db, household("Martin", "Élodie", notes="Vient avec sa sœur",
                                                 children=(ChildData("Inès"),)), actor)

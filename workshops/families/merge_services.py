@@ -17,8 +17,9 @@ from workshops.families.consent_services import CONSENTS, Consents, consents_of,
 from workshops.families.models import Family, FamilyResource, Registration
 from workshops.families.services import check_scope, search_key_of
 
-# Registration statuses from the strongest to the weakest, for merges.
-STATUS_RANK = ("attended", "excused", "registered", "invited", "absent")
+# Registration statuses from the strongest to the weakest, for merges: what happened at the
+# atelier (came, excused, did not come) before what was planned.
+STATUS_RANK = ("attended", "excused", "absent", "registered", "invited")
 
 
 def merge_families(db: Session, keep: Family, other: Family, actor: User) -> Family:
