@@ -216,6 +216,20 @@ def test_a_machine_already_given_cannot_be_handed_over_again(client, desk):
     assert len(desk.handovers(desk.laptop)) == 1
 
 
+def test_a_machine_reserved_for_one_family_goes_to_it_and_not_to_another(client, desk):
+    with desk.app.app_context():
+        manager = _db.session.scalar(select(User).where(User.username == "alex"))
+        services.reserve(_db.session, _db.session.get(Equipment, desk.laptop),
+                         _db.session.get(Family, desk.smith), manager)
+        _db.session.commit()
+    refused = _check(client, desk, family=desk.martin, tag="LR-2025-0001", mode="gift")
+    assert refused.status_code == 422
+    assert "This machine is reserved for another family." in refused.get_data(as_text=True)
+    _shown, response = _hand_over(client, desk, family=desk.smith, tag="LR-2025-0001", mode="gift")
+    assert response.status_code == 302
+    assert [handover.family_id for handover in desk.handovers(desk.laptop)] == [desk.smith]
+
+
 def test_a_confirm_without_the_terms_shown_records_nothing(client, desk):
     response = client.post(desk.base, data={"family_id": str(desk.martin), "asset_tag": "LR-2025-0001",
                                             "mode": "gift", "step": "confirm", "shown_sha256": "0" * 64})

@@ -15,6 +15,7 @@ from workshops.core.security import is_safe_redirect
 from workshops.equipment import forms as inventory_forms
 from workshops.equipment import handover_forms as forms
 from workshops.equipment import handover_queries as queries
+from workshops.equipment import queries as equipment_queries
 from workshops.equipment import services
 from workshops.equipment.models import Equipment
 from workshops.equipment.terms import Terms, terms_for
@@ -123,7 +124,7 @@ def _check(form: forms.HandoverForm, today: date) -> Preview | None:
         form.asset_tag.errors = [_("%(state)s It cannot be handed over now.",
                                    state=forms.UNAVAILABLE[item.status])]
         return None
-    if item.status == "reserved" and not queries.is_reserved_for(db.session, item, family):
+    if item.status == "reserved" and not equipment_queries.is_reserved_for(db.session, item, family):
         form.asset_tag.errors = [_("This machine is reserved for another family. Cancel that reservation "
                                    "first, or choose another machine.")]
         return None

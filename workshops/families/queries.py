@@ -257,18 +257,16 @@ def root_households(db: Session) -> dict[uuid.UUID, uuid.UUID]:
     parent = {row.id: row.merged_into_id for row in db.execute(select(Family.id, Family.merged_into_id))}
     roots: dict[uuid.UUID, uuid.UUID] = {}
     for start in parent:
-        path: list[uuid.UUID] = []
-        on_path: set[uuid.UUID] = set()
+        path: list[uuid.UUID] = []  # a chain of merges is a few households long
         current: uuid.UUID | None = start
         root: uuid.UUID | None = None
         while current is not None:
             if current in roots:
                 root = roots[current]
                 break
-            if current in on_path or current not in parent:
+            if current in path or current not in parent:
                 break  # a cycle, or a pointer to a household not held here: no root
             path.append(current)
-            on_path.add(current)
             if parent[current] is None:
                 root = current
                 break
