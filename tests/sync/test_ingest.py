@@ -577,3 +577,20 @@ def test_an_asset_tag_given_to_a_new_machine_in_the_same_batch_is_kept(hub):
     assert [item["outcome"] for item in answer["results"]] == ["applied", "applied"]
     assert hub_row(hub, Equipment, new_id)["asset_tag"] == "TNE-0003"
     assert hub_row(hub, Equipment, old_id)["asset_tag"] == "TNE-0004"
+
+
+def test_two_changes_of_one_household_in_a_batch_are_both_answered(hub):
+    """A hand-made batch edits a household, then merges it into one made later in the batch:
+    both changes of the one row get an answer (ordering them once lost one, and the hub
+    answered 500)."""
+    dev = enrolled(hub)
+    known_id, created = new_family(dev)
+    push(hub, dev, batch(dev, 1, [created]))
+    keep_id, made = new_family(dev, T0 + 10, notes="made offline")
+    merged = {"merged_into_id": str(keep_id), "deleted_dt": datetime(2027, 1, 15, tzinfo=UTC).isoformat()}
+    status, answer = push(hub, dev, batch(dev, 2, [
+        change("families", known_id, {"notes": "edited"}, dev.stamp(T0 + 5), 1),
+        change("families", known_id, merged, dev.stamp(T0 + 20), 1), made]))
+    assert status == 200
+    assert [item["outcome"] for item in answer["results"]] == ["applied", "merged", "applied"]
+    assert str(hub_row(hub, Family, known_id)["merged_into_id"]) == str(keep_id)

@@ -289,5 +289,6 @@ def _targets_first(items: list, columns: list[str], id_of, value_of) -> list:
             break
         ordered += ready
         placed |= {id_of(item) for item in ready}
-        waiting = [item for item in waiting if id_of(item) not in placed]
+        done = {id(item) for item in ready}  # by identity: two changes may share a row id, or have none
+        waiting = [item for item in waiting if id(item) not in done]
     return ordered
