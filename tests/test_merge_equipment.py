@@ -54,3 +54,27 @@ def test_a_machine_lent_to_the_merged_record_stays_on_the_household_page(db, wor
     assert [(entry.handover.equipment_id, entry.state) for entry in received] == [(item.id, "on_loan")]
     another = machine(db, world, "LR-2025-0002")
     assert keep not in equipment_queries.list_families_to_reserve(db, world.manager, another)
+
+
+def test_a_merge_elsewhere_leaves_other_families_on_the_reserve_list(db, world):
+    unrelated = family(db, world, last_name="Benali", wanted="desktop")
+    spare = machine(db, world, "LR-2025-0002")
+    lent = machine(db, world)
+    _merged(db, world, lambda other: equipment_services.hand_over(db, lent, other, world.manager, mode="loan",
+                                                                 now=NOW))
+    assert unrelated in equipment_queries.list_families_to_reserve(db, world.manager, spare)
+
+
+def test_a_machine_reserved_two_merges_back_keeps_the_household_off_the_reserve_list(db, world):
+    """A merged into B on one laptop, B into C on another: C holds A's reservation."""
+    first, middle, kept = (family(db, world, last_name=name, wanted="desktop") for name in ("A", "B", "C"))
+    item = machine(db, world)
+    equipment_services.reserve(db, item, first, world.manager, now=NOW)
+    db.commit()
+    merge_services.merge_families(db, kept, middle, world.manager)
+    db.commit()
+    first.merged_into_id, first.deleted_dt = middle.id, NOW  # as a pull from the hub brings it
+    db.commit()
+    assert equipment_queries.list_reserved_for(db, kept.id) == [item]
+    spare = machine(db, world, "LR-2025-0002")
+    assert kept not in equipment_queries.list_families_to_reserve(db, world.manager, spare)

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Select, and_, case, exists, false, func, or_, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from workshops.auth.models import User
 from workshops.auth.queries import visible_structure_ids
 from workshops.equipment.models import WITH_FAMILY, Equipment, EquipmentEvent, Handover
 from workshops.families.models import Family
-from workshops.families.queries import household_ids
+from workshops.families.queries import household_ids, kept_households
 
 PAGE_SIZE = 25
 # How many machines or families a reservation choice offers at most.
@@ -169,18 +169,25 @@ def list_history(db: Session, item: Equipment) -> list[EquipmentEvent]:
     return list(db.scalars(query))
 
 
-def _has_machine(family_id_column):
-    """The family has a machine reserved for it or with it now (or for a household merged
-    into it: the machines stay on the merged record)."""
-    merged = aliased(Family)
-    aliases = select(merged.id).where(merged.merged_into_id == family_id_column)
-    reserved = exists().where(or_(Equipment.reserved_family_id == family_id_column,
-                                  Equipment.reserved_family_id.in_(aliases)),
+def _has_machine(family_id_column, through_merges: set[uuid.UUID]):
+    """The family has a machine reserved for it or with it now, or is one of
+    `through_merges` (see `_households_with_machine_through_merges`)."""
+    reserved = exists().where(Equipment.reserved_family_id == family_id_column,
                               Equipment.deleted_dt.is_(None))
-    holding = exists().where(or_(Handover.family_id == family_id_column, Handover.family_id.in_(aliases)),
-                             Handover.id == Equipment.current_handover_id,
-                             Equipment.status.in_(WITH_FAMILY))
-    return reserved | holding
+    holding = exists().where(Handover.family_id == family_id_column,
+                             Handover.id == Equipment.current_handover_id, Equipment.status.in_(WITH_FAMILY))
+    return reserved | holding | family_id_column.in_(through_merges)
+
+
+def _households_with_machine_through_merges(db: Session) -> set[uuid.UUID]:
+    """Households with a machine reserved for, or with, a record merged into them (the machines
+    stay on the merged record), following chains of merges."""
+    reserved = select(Equipment.reserved_family_id).where(Equipment.deleted_dt.is_(None))
+    holding = (select(Handover.family_id).join(Equipment, Equipment.current_handover_id == Handover.id)
+               .where(Equipment.status.in_(WITH_FAMILY)))
+    merged = db.scalars(select(Family.id).where(Family.merged_into_id.is_not(None),
+                                                or_(Family.id.in_(reserved), Family.id.in_(holding))))
+    return kept_households(db, merged)
 
 
 def list_families_to_reserve(db: Session, user: User, item: Equipment) -> list[Family]:
@@ -191,7 +198,7 @@ def list_families_to_reserve(db: Session, user: User, item: Equipment) -> list[F
         return []
     query = (select(Family).where(Family.structure_id == item.structure_id, Family.deleted_dt.is_(None),
                                   Family.merged_into_id.is_(None), Family.computer_wanted.is_not(None),
-                                  ~_has_machine(Family.id))
+                                  ~_has_machine(Family.id, _households_with_machine_through_merges(db)))
              .order_by(case((Family.computer_wanted == item.kind, 0), else_=1), Family.search_key)
              .limit(CHOICE_LIMIT).options(selectinload(Family.guardians)))
     return list(db.scalars(query))

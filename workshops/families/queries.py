@@ -250,6 +250,20 @@ def household_ids(db: Session, family_id: uuid.UUID) -> list[uuid.UUID]:
     return ids
 
 
+def kept_households(db: Session, family_ids) -> set[uuid.UUID]:
+    """The households that `family_ids` end up merged into, following merged_into_id through
+    chains (a household not merged is its own). A cycle of merges gives none."""
+    kept: set[uuid.UUID] = set()
+    seen: set[uuid.UUID] = set()
+    frontier = set(family_ids)
+    while frontier:
+        seen |= frontier
+        rows = db.execute(select(Family.id, Family.merged_into_id).where(Family.id.in_(frontier))).all()
+        kept |= {row.id for row in rows if row.merged_into_id is None}
+        frontier = {row.merged_into_id for row in rows if row.merged_into_id is not None} - seen
+    return kept
+
+
 def root_households(db: Session) -> dict[uuid.UUID, uuid.UUID]:
     """Every household mapped to the household it ends up merged into, following
     merged_into_id through chains (itself when not merged). A household in a cycle of merges
