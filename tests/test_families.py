@@ -485,6 +485,27 @@ def test_merge_screen_previews_then_merges(app, client, auth, user_of, add_famil
     assert client.get(f"/families/{other}").status_code == 404
 
 
+def test_merge_screen_says_which_differing_consents_are_kept_and_the_merge_does_so(app, client, auth, user_of,
+                                                                                  add_family):
+    """Photos were given on the other record on this computer (journaled); follow-up contact
+    came on it from another device (no decision here): photos stay, follow-up is asked again."""
+    keep = add_family(household("Martin", "Élodie"))
+    other = add_family(household("Martin", "Elodie", notice_version="2026-01", has_photo_consent=True))
+    with app.app_context():
+        _db.session.get(Family, other).has_follow_up_consent = True
+        _db.session.commit()
+    auth.login(user_of("conseiller", "a")[0])
+    client.post("/language/en", data={"next": "/"})
+    preview = client.get(f"/families/{keep}/merge?other={other}").get_data(as_text=True)
+    assert "Photos: kept" in preview
+    assert "Follow-up contact: not kept, ask the family again" in preview
+    assert "Named in the national reporting tool:" not in preview  # the same on both: not listed
+    assert client.post(f"/families/{keep}/merge", data={"other_id": str(other)}).status_code == 302
+    with app.app_context():
+        merged = _db.session.get(Family, keep)
+        assert (merged.has_photo_consent, merged.has_follow_up_consent) == (True, False)
+
+
 def test_family_pages_render_for_a_manager(client, auth, user_of, add_family, structures):
     family_id = add_family(replace(household(), notice_version="2026-09", notice_date=date(2026, 9, 1)))
     auth.login(user_of("manager", None)[0])

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from workshops.audit.models import AuditEntry
 from workshops.auth.models import User
-from workshops.families.consent_services import ACTION, CONSENTS
+from workshops.families.consent_services import ACTION, CONSENTS, Consents, consents_of
 from workshops.families.models import Family
 from workshops.families.queries import household_ids
 
@@ -63,3 +63,16 @@ def latest_decisions(db: Session, family_ids: list) -> dict[str, bool]:
         if purpose in CONSENTS and purpose not in decisions:
             decisions[purpose] = bool(details.get("given"))
     return decisions
+
+
+def merge_consent_outcomes(db: Session, keep: Family, other: Family) -> Consents:
+    """For each consent the two records of a merge disagree on, whether the merged household
+    keeps it: the family's newer decision in the journal (one record may hold a consent the
+    family withdrew later on the other). Without one it is not kept: a merge never gives back
+    a consent the family may have withdrawn, staff ask again."""
+    mine, theirs = consents_of(keep), consents_of(other)
+    differing = [purpose for purpose in CONSENTS if mine[purpose] != theirs[purpose]]
+    if not differing:
+        return {}
+    latest = latest_decisions(db, household_ids(db, keep.id) + household_ids(db, other.id))
+    return {purpose: latest.get(purpose, False) for purpose in differing}

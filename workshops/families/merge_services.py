@@ -12,8 +12,8 @@ from workshops.auth.models import User
 from workshops.core.errors import ValidationFailed
 from workshops.core.models import derived_id, utcnow
 from workshops.families import queries
-from workshops.families.consent_queries import latest_decisions
-from workshops.families.consent_services import CONSENTS, Consents, consents_of, record_consent_changes
+from workshops.families.consent_queries import merge_consent_outcomes
+from workshops.families.consent_services import CONSENTS, consents_of, record_consent_changes
 from workshops.families.models import Family, FamilyResource, Registration
 from workshops.families.services import check_scope, search_key_of
 
@@ -38,7 +38,7 @@ def merge_families(db: Session, keep: Family, other: Family, actor: User) -> Fam
     if keep.id == other.id or not queries.is_live(keep) or not queries.is_live(other):
         raise ValidationFailed([(None, _l("Choose two households that were not merged or removed."))])
     consents_before = consents_of(keep)
-    consents_after = _merged_consents(db, keep, other)
+    consents_after = consents_before | merge_consent_outcomes(db, keep, other)
     with db.no_autoflush:
         _merge_people(keep, other)
         for registration in queries.live_registrations(db, other.id):
@@ -119,17 +119,6 @@ def _move_family_resource(db: Session, old: FamilyResource, keep: Family) -> Non
     target.is_shown = target.is_shown or old.is_shown
     target.has_opened_account = target.has_opened_account or old.has_opened_account
     old.deleted_dt = utcnow()
-
-
-def _merged_consents(db: Session, keep: Family, other: Family) -> Consents:
-    """What the merged household agrees to: where the two records agree, that; where they
-    differ, the newer decision of the family in the journal (one record may hold a consent the
-    family withdrew later on the other). Without one, the consent is not kept: a merge never
-    gives back a consent the family may have withdrawn, staff ask again."""
-    latest = latest_decisions(db, queries.household_ids(db, keep.id) + queries.household_ids(db, other.id))
-    mine, theirs = consents_of(keep), consents_of(other)
-    return {purpose: mine[purpose] if mine[purpose] == theirs[purpose] else latest.get(purpose, False)
-            for purpose in CONSENTS}
 
 
 def _merge_household_fields(keep: Family, other: Family) -> None:

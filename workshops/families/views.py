@@ -12,7 +12,7 @@ from workshops.core.errors import NotAllowed, ValidationFailed
 from workshops.core.forms import choices, parse_uuid
 from workshops.extensions import db
 from workshops.families import forms, merge_services, queries, services
-from workshops.families.consent_queries import consent_history
+from workshops.families.consent_queries import consent_history, merge_consent_outcomes
 from workshops.families.family_panels import family_panels_for
 from workshops.families.models import Family  # also makes the tables known to migrations
 from workshops.families.normalize import display_phone
@@ -100,6 +100,7 @@ def merge(family_id):
     return render_template(
         "families/merge.html", keep=keep, other=other, form=form, search=search, text=text,
         preview=queries.merge_preview(db.session, keep, other) if other is not None else None,
+        consent_outcomes=merge_consent_outcomes(db.session, keep, other) if other is not None else {},
         candidates=[] if other is not None else _merge_candidates(keep, text), **_labels())
 
 
