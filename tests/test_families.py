@@ -482,7 +482,7 @@ def test_merge_screen_previews_then_merges(app, client, auth, user_of, add_famil
     assert _count_families(app) == 2
     response = client.post(f"/families/{keep}/merge", data={"other_id": str(other)})
     assert response.status_code == 302 and _count_families(app) == 1
-    assert client.get(f"/families/{other}").status_code == 404
+    assert client.get(f"/families/{other}").headers["Location"] == f"/families/{keep}"
 
 
 def test_merge_screen_says_which_differing_consents_are_kept_and_the_merge_does_so(app, client, auth, user_of,

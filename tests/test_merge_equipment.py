@@ -11,6 +11,7 @@ from tests.test_equipment_services import family, machine
 from tests.test_registrations import build_world
 from workshops.equipment import queries as equipment_queries
 from workshops.equipment import services as equipment_services
+from workshops.extensions import db as _db
 from workshops.families import merge_services
 
 NOW = datetime(2026, 3, 14, 14, 0, tzinfo=UTC)
@@ -78,3 +79,43 @@ def test_a_machine_reserved_two_merges_back_keeps_the_household_off_the_reserve_
     assert equipment_queries.list_reserved_for(db, kept.id) == [item]
     spare = machine(db, world, "LR-2025-0002")
     assert kept not in equipment_queries.list_families_to_reserve(db, world.manager, spare)
+
+
+def _merged_over_http(app, before):
+    """`_merged` in the app's database; returns (machine id, kept id, merged record id)."""
+    with app.app_context():
+        db = _db.session
+        world = build_world(db)
+        item = machine(db, world)
+        keep, other = _merged(db, world, lambda other: before(db, world, item, other))
+        return item.id, keep.id, other.id
+
+
+def test_the_machine_page_names_and_links_the_household_kept_for_a_reservation(app, client, logged_in):
+    item_id, keep_id, other_id = _merged_over_http(
+        app, lambda db, world, item, other: equipment_services.reserve(db, item, other, world.manager,
+                                                                      now=NOW))
+    logged_in("manager")
+    page = client.get(f"/materiel/{item_id}").get_data(as_text=True)
+    reserved_for = page.split('id="reserved-for"')[1].split("</p>")[0]
+    assert f'href="/families/{keep_id}"' in reserved_for and "Élodie Martin" in reserved_for
+    assert f"/families/{other_id}" not in page  # nor in the machine's history
+
+
+def test_the_loans_list_names_and_links_the_household_kept(app, client, logged_in):
+    item_id, keep_id, other_id = _merged_over_http(
+        app, lambda db, world, item, other: equipment_services.hand_over(db, item, other, world.manager,
+                                                                        mode="loan", now=NOW))
+    logged_in("manager")
+    page = client.get("/materiel/prets").get_data(as_text=True)
+    assert f'<a href="/families/{keep_id}">Élodie Martin</a>' in page
+    assert f"/families/{other_id}" not in page
+
+
+def test_an_old_link_to_a_merged_record_leads_to_the_household_kept(app, client, logged_in):
+    _item_id, keep_id, other_id = _merged_over_http(
+        app, lambda db, world, item, other: equipment_services.reserve(db, item, other, world.manager,
+                                                                      now=NOW))
+    logged_in("manager")
+    response = client.get(f"/families/{other_id}")
+    assert response.status_code == 302 and response.headers["Location"] == f"/families/{keep_id}"

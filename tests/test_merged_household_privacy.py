@@ -19,8 +19,8 @@ from workshops.equipment import services as equipment_services
 from workshops.families import merge_services
 from workshops.families.consent_queries import consent_history
 from workshops.families.consent_services import ACTION
+from workshops.families.merge_queries import household_ids
 from workshops.families.models import Guardian
-from workshops.families.queries import household_ids
 from workshops.families.services import FamilyData, GuardianData, create_family
 from workshops.privacy import export_services, retention_services
 from workshops.sync.erasure_services import erase_family

@@ -18,6 +18,7 @@ from workshops.auth.queries import visible_structure_ids
 from workshops.core.models import utcnow
 from workshops.equipment.models import Equipment, EquipmentEvent, Handover
 from workshops.equipment.services import find_by_tag
+from workshops.families.merge_queries import kept_household
 from workshops.families.models import Family
 from workshops.families.queries import live_guardians
 from workshops.families.registration_queries import sheet_order_roster
@@ -184,12 +185,12 @@ def list_workshop_handovers(db: Session, workshop: Workshop) -> list[HandoverRow
     ended = _ended(db, [h.id for h in handovers])
     rows = []
     for handover in handovers:
-        item = handover.equipment
+        item, household = handover.equipment, kept_household(db, handover.family)
         active = item.current_handover_id == handover.id
         rows.append(HandoverRow(
             handover_id=handover.id, equipment_id=item.id, asset_tag=item.asset_tag, kind=item.kind,
-            brand=item.brand, model=item.model, family_id=handover.family_id,
-            family_name=family_name(handover.family), mode=handover.mode, handed_dt=handover.handed_dt,
+            brand=item.brand, model=item.model, family_id=household.id,
+            family_name=family_name(household), mode=handover.mode, handed_dt=handover.handed_dt,
             due_on=item.loan_due_on if active else handover.due_on,
             state="active" if active else ended.get(handover.id, "returned")))
     return rows
@@ -220,11 +221,11 @@ def list_loans(db: Session, user: User, today: date | None = None) -> list[LoanR
     rows = []
     for item in items:
         handover = handovers.get(item.current_handover_id)
+        household = kept_household(db, handover.family) if handover else None
         rows.append(LoanRow(
             equipment_id=item.id, handover_id=handover.id if handover else None, asset_tag=item.asset_tag,
             kind=item.kind, brand=item.brand, model=item.model,
-            family_id=handover.family_id if handover else None,
-            family_name=family_name(handover.family) if handover else "",
+            family_id=household.id if household else None, family_name=family_name(household),
             handed_dt=handover.handed_dt if handover else None, due_on=item.loan_due_on,
             is_overdue=item.loan_due_on is not None and item.loan_due_on < today))
     return sorted(rows, key=lambda row: (not row.is_overdue, row.due_on or date.max, row.asset_tag))

@@ -20,6 +20,7 @@ from workshops.equipment import services
 from workshops.equipment.models import Equipment
 from workshops.equipment.terms import Terms, terms_for
 from workshops.extensions import db
+from workshops.families import merge_queries
 from workshops.families import queries as family_queries
 from workshops.families.models import Family
 from workshops.scheduling import queries as scheduling_queries
@@ -181,7 +182,8 @@ def workshop_handovers(workshop_id):
 def _handover_page(handover, *, void_form=None, status=200):
     return render_template(
         "equipment/handover.html", handover=handover, item=handover.equipment,
-        family_name=queries.family_name(handover.family), state=queries.handover_state(db.session, handover),
+        family_name=queries.family_name(merge_queries.kept_household(db.session, handover.family)),
+        state=queries.handover_state(db.session, handover),
         events=queries.handover_events(db.session, handover),
         void_form=void_form or forms.VoidForm(formdata=None),
         return_form=forms.ReturnForm(formdata=None), renew_form=forms.RenewForm(formdata=None),

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, selectinload
 from workshops.auth.models import User
 from workshops.auth.queries import visible_structure_ids
 from workshops.equipment.models import WITH_FAMILY, Equipment, EquipmentEvent, Handover
+from workshops.families.merge_queries import household_ids, kept_households
 from workshops.families.models import Family
-from workshops.families.queries import household_ids, kept_households
 
 PAGE_SIZE = 25
 # How many machines or families a reservation choice offers at most.

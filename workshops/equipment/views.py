@@ -17,6 +17,7 @@ from workshops.equipment import forms, queries, services
 from workshops.equipment.models import EQUIPMENT_STATUSES, Equipment  # also makes the tables known
 from workshops.extensions import db
 from workshops.families.family_panels import register_family_panel
+from workshops.families.merge_queries import kept_household
 from workshops.families.queries import get_family_for, live_guardians
 from workshops.scheduling.localtime import local_today
 from workshops.scheduling.panels import Panel
@@ -236,7 +237,8 @@ def _labels() -> dict:
     return {"kind_labels": forms.KIND_LABELS, "grade_labels": forms.GRADE_LABELS,
             "status_labels": forms.STATUS_LABELS, "status_badges": forms.STATUS_BADGES,
             "event_labels": forms.EVENT_LABELS, "received_labels": forms.RECEIVED_LABELS,
-            "live_guardians": live_guardians}
+            "live_guardians": live_guardians,
+            "kept_household": lambda family: kept_household(db.session, family)}
 
 
 # ---------- The panel of the family page ----------

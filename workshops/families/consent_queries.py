@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from workshops.audit.models import AuditEntry
 from workshops.auth.models import User
 from workshops.families.consent_services import ACTION, CONSENTS, Consents, consents_of
+from workshops.families.merge_queries import household_ids
 from workshops.families.models import Family
-from workshops.families.queries import household_ids
 
 MAX_HISTORY = 200
 

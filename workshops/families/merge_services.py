@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from workshops.auth.models import User
 from workshops.core.errors import ValidationFailed
 from workshops.core.models import derived_id, utcnow
-from workshops.families import queries
+from workshops.families import merge_queries, queries
 from workshops.families.consent_queries import merge_consent_outcomes
 from workshops.families.consent_services import CONSENTS, consents_of, record_consent_changes
 from workshops.families.models import Family, FamilyResource, Registration
@@ -45,7 +45,7 @@ def merge_families(db: Session, keep: Family, other: Family, actor: User) -> Fam
             _move_registration(db, registration, keep)
         for shown in queries.live_family_resources(db, other.id):
             _move_family_resource(db, shown, keep)
-        for alias in queries.families_merged_into(db, other.id):
+        for alias in merge_queries.families_merged_into(db, other.id):
             alias.merged_into_id = keep.id
         _merge_household_fields(keep, other)
         for purpose, column in CONSENTS.items():

@@ -230,66 +230,6 @@ def family_resource_row(db: Session, workshop_id: uuid.UUID, family_id: uuid.UUI
         FamilyResource.resource_id == resource_id)).first()
 
 
-def families_merged_into(db: Session, family_id: uuid.UUID) -> list[Family]:
-    """Households earlier merged into this one (aliases to re-point on a new merge)."""
-    return list(db.scalars(select(Family).where(Family.merged_into_id == family_id)))
-
-
-def household_ids(db: Session, family_id: uuid.UUID) -> list[uuid.UUID]:
-    """The household and every household merged into it, directly or through others (a chain
-    A -> B -> C comes from merges made on two devices before they synced): `family_id` first.
-    Stops on a cycle of merges."""
-    ids = [family_id]
-    seen = {family_id}
-    frontier = [family_id]
-    while frontier:
-        found = db.scalars(select(Family.id).where(Family.merged_into_id.in_(frontier))).all()
-        frontier = [alias_id for alias_id in found if alias_id not in seen]
-        seen.update(frontier)
-        ids.extend(frontier)
-    return ids
-
-
-def kept_households(db: Session, family_ids) -> set[uuid.UUID]:
-    """The households that `family_ids` end up merged into, following merged_into_id through
-    chains (a household not merged is its own). A cycle of merges gives none."""
-    kept: set[uuid.UUID] = set()
-    seen: set[uuid.UUID] = set()
-    frontier = set(family_ids)
-    while frontier:
-        seen |= frontier
-        rows = db.execute(select(Family.id, Family.merged_into_id).where(Family.id.in_(frontier))).all()
-        kept |= {row.id for row in rows if row.merged_into_id is None}
-        frontier = {row.merged_into_id for row in rows if row.merged_into_id is not None} - seen
-    return kept
-
-
-def root_households(db: Session) -> dict[uuid.UUID, uuid.UUID]:
-    """Every household mapped to the household it ends up merged into, following
-    merged_into_id through chains (itself when not merged). A household in a cycle of merges
-    has no root and is left out."""
-    parent = {row.id: row.merged_into_id for row in db.execute(select(Family.id, Family.merged_into_id))}
-    roots: dict[uuid.UUID, uuid.UUID] = {}
-    for start in parent:
-        path: list[uuid.UUID] = []  # a chain of merges is a few households long
-        current: uuid.UUID | None = start
-        root: uuid.UUID | None = None
-        while current is not None:
-            if current in roots:
-                root = roots[current]
-                break
-            if current in path or current not in parent:
-                break  # a cycle, or a pointer to a household not held here: no root
-            path.append(current)
-            if parent[current] is None:
-                root = current
-                break
-            current = parent[current]
-        if root is not None:
-            roots.update(dict.fromkeys(path, root))
-    return roots
-
-
 def duplicate_candidates(db: Session, user: User, keys: list[GuardianKey], *, limit: int = 5,
                          exclude_id: uuid.UUID | None = None) -> list[DuplicateCandidate]:
     """Live households of the user's scope matching two of four criteria with one of `keys`.

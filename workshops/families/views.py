@@ -11,7 +11,7 @@ from workshops.auth.queries import list_structures
 from workshops.core.errors import NotAllowed, ValidationFailed
 from workshops.core.forms import choices, parse_uuid
 from workshops.extensions import db
-from workshops.families import forms, merge_services, queries, services
+from workshops.families import forms, merge_queries, merge_services, queries, services
 from workshops.families.consent_queries import consent_history, merge_consent_outcomes
 from workshops.families.family_panels import family_panels_for
 from workshops.families.models import Family  # also makes the tables known to migrations
@@ -34,7 +34,10 @@ def index():
 
 @bp.route("/families/<uuid:family_id>")
 def family(family_id):
-    household = _family_or_404(family_id)
+    household = queries.get_family_for(db.session, g.user, family_id)
+    if household is None:
+        kept = merge_queries.kept_household_for(db.session, g.user, family_id) or abort(404)
+        return redirect(url_for("families.family", family_id=kept.id))
     return render_template(
         "families/family.html", family=household, guardians=queries.live_guardians(household),
         children=queries.live_children(household),

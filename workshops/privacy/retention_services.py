@@ -23,8 +23,8 @@ from workshops.audit.services import record
 from workshops.backup.services import remove_expired_backups
 from workshops.core import logs
 from workshops.equipment.models import Handover
+from workshops.families.merge_queries import root_households
 from workshops.families.models import Child, Family, Guardian, Registration
-from workshops.families.queries import root_households
 from workshops.scheduling.models import Workshop
 from workshops.sync.erasure_services import erase_family
 

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workshops.equipment.models import EquipmentEvent, Handover
-from workshops.families import queries as family_queries
+from workshops.families import merge_queries
 from workshops.families.consent_services import CONSENTS
 from workshops.families.models import Child, Family, FamilyResource, Guardian, Registration
 from workshops.sync import outbox_services, registry
@@ -56,7 +56,7 @@ class ErasureCount:
 def household_of(db: Session, family: Family) -> list[Family]:
     """The family and every household merged into it, directly or through a chain of merges
     (aliases keep their own old fields)."""
-    alias_ids = family_queries.household_ids(db, family.id)[1:]
+    alias_ids = merge_queries.household_ids(db, family.id)[1:]
     aliases = list(db.scalars(select(Family).where(Family.id.in_(alias_ids)))) if alias_ids else []
     return [family, *aliases]
 
