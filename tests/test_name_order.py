@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import io
 import uuid
+from dataclasses import replace
 from datetime import date
 
 import openpyxl
 from flask_babel import force_locale
 
 from workshops.printing.report_documents import cra_page
-from workshops.reports.cra_queries import CraSheet, NamedParticipant, list_beneficiaries
-from workshops.reports.exports import beneficiaries_table, to_xlsx
+from workshops.reports.cra_queries import (
+    AGE_BRACKETS,
+    GENDERS,
+    SOCIAL_STATUSES,
+    CraSheet,
+    NamedParticipant,
+    list_beneficiaries,
+)
+from workshops.reports.exports import beneficiaries_table, cra_table, to_xlsx
 from workshops.reports.queries import Filters
 
 
@@ -50,3 +58,17 @@ def test_the_beneficiaries_workbook_lists_accented_names_in_alphabetical_order(a
     book.close()
     assert rows == [("ÂGE", "Émile"), ("dupont", "Zoé"), ("Étienne", "Adèle"), ("Étienne", "Élodie"),
                     ("Étienne", "Éric"), ("Fabre", "Ana"), ("Martin", "Léa"), ("Zola", "Paul")]
+
+
+def test_the_activities_workbook_names_each_ateliers_participants_in_alphabetical_order(app):
+    with app.app_context(), app.test_request_context(), force_locale("fr"):
+        counted = replace(_sheet(PEOPLE), by_gender=dict.fromkeys(GENDERS, 0),
+                          by_age=dict.fromkeys(AGE_BRACKETS, 0), by_status=dict.fromkeys(SOCIAL_STATUSES, 0))
+        body = to_xlsx([cra_table([counted])])
+    book = openpyxl.load_workbook(io.BytesIO(body))
+    sheet = book.worksheets[0]
+    row = next(sheet.iter_rows(min_row=2, values_only=True))
+    book.close()
+    listed = next(value for value in row if isinstance(value, str) and "ZOLA" in value)
+    assert listed.split("; ") == ["ÂGE Émile", "DUPONT Zoé", "ÉTIENNE Adèle", "ÉTIENNE Élodie",
+                                  "ÉTIENNE Éric", "FABRE Ana", "MARTIN Léa", "ZOLA Paul"]

@@ -27,11 +27,10 @@ from workshops.core.i18n import format_date
 from workshops.core.taxonomy import AGE_BRACKETS, LEVELS, SOCIAL_STATUSES, THEMATIQUES, duration_bucket
 from workshops.equipment.forms import GRADE_LABELS
 from workshops.equipment.queries import OVERDUE
-from workshops.families.normalize import fold
 from workshops.printing.documents import funding_kind, sheet_name
 from workshops.printing.pdf import Document
 from workshops.reports import charts, queries
-from workshops.reports.cra_queries import GENDERS, CraSheet, list_cra_sheets
+from workshops.reports.cra_queries import GENDERS, CraSheet, in_name_order, list_cra_sheets
 from workshops.reports.forms import GENDER_LABELS
 from workshops.scheduling.forms import WORKSHOP_KIND_LABELS
 from workshops.scheduling.localtime import to_local
@@ -154,7 +153,7 @@ def _counted(labels: dict, counts: dict[str, int]) -> tuple[Counted, ...]:
 
 def cra_page(sheet: CraSheet) -> CraPage:
     """The fiche of one atelier held (call under the document's locale)."""
-    named = sorted(sheet.named, key=lambda p: (fold(p.last_name), fold(p.first_name)))
+    named = in_name_order(sheet.named)
     return CraPage(
         title=sheet.title, day=sheet.day, minutes=sheet.minutes,
         duration_bucket=duration_bucket(sheet.minutes),

@@ -67,6 +67,12 @@ class NamedParticipant:
     commune: str  # the household's commune
 
 
+def in_name_order(people) -> list[NamedParticipant]:
+    """Last then first name, as a reader expects: accents and case aside ("ÉTIENNE" between
+    "DUPONT" and "FABRE"), like the attendance sheet."""
+    return sorted(people, key=lambda person: (fold(person.last_name), fold(person.first_name)))
+
+
 @dataclass(frozen=True)
 class CraSheet:
     """One atelier held, as La Coop's collective activity report asks for it."""
@@ -244,5 +250,4 @@ def list_beneficiaries(sheets: list[CraSheet]) -> list[Beneficiary]:
         for person in sheet.named:
             people[person.guardian_id] = person
             seen[person.guardian_id] += 1
-    return [Beneficiary(person, seen[key]) for key, person in sorted(
-        people.items(), key=lambda item: (fold(item[1].last_name), fold(item[1].first_name)))]
+    return [Beneficiary(person, seen[person.guardian_id]) for person in in_name_order(people.values())]

@@ -35,6 +35,7 @@ from workshops.reports.cra_queries import (
     GENDERS,
     Beneficiary,
     CraSheet,
+    in_name_order,
     list_beneficiaries,
     list_cra_sheets,
 )
@@ -216,7 +217,7 @@ def cra_table(sheets: list[CraSheet]) -> Table:
         [s.day, s.activity_type, s.title, s.minutes, s.place_type, s.venue, s.address, s.commune,
          s.postcode, ", ".join(s.thematiques), ", ".join(s.materiel), s.level or "", s.structure,
          ", ".join(s.animators), s.participants, len(s.named),
-         "; ".join(f"{p.last_name.upper()} {p.first_name}" for p in s.named), s.anonymous,
+         "; ".join(f"{p.last_name.upper()} {p.first_name}" for p in in_name_order(s.named)), s.anonymous,
          s.already_accompanied, *(s.by_gender[code] for code in GENDERS),
          *(s.by_age[code] for code in AGE_BRACKETS), *(s.by_status[code] for code in SOCIAL_STATUSES)]
         for s in sheets])
