@@ -35,26 +35,39 @@ def household_ids(db: Session, family_id: uuid.UUID) -> list[uuid.UUID]:
 
 
 def kept_households(db: Session, family_ids) -> set[uuid.UUID]:
-    """The households that `family_ids` end up merged into, following merged_into_id through
-    chains (a household not merged is its own). A cycle of merges gives none."""
-    kept: set[uuid.UUID] = set()
-    seen: set[uuid.UUID] = set()
-    frontier = set(family_ids)
+    """The households that `family_ids` end up merged into (a household not merged is its own).
+    Loads only the records on their chains, a level per query."""
+    starts = set(family_ids)
+    parent: dict[uuid.UUID, uuid.UUID | None] = {}
+    frontier = set(starts)
     while frontier:
-        seen |= frontier
         rows = db.execute(select(Family.id, Family.merged_into_id).where(Family.id.in_(frontier))).all()
-        kept |= {row.id for row in rows if row.merged_into_id is None}
-        frontier = {row.merged_into_id for row in rows if row.merged_into_id is not None} - seen
-    return kept
+        parent.update((row.id, row.merged_into_id) for row in rows)
+        frontier = {row.merged_into_id for row in rows if row.merged_into_id is not None} - parent.keys()
+    return set(_roots(parent, starts).values())
 
 
 def root_households(db: Session) -> dict[uuid.UUID, uuid.UUID]:
-    """Every household mapped to the household it ends up merged into, following
-    merged_into_id through chains (itself when not merged). A household in a cycle of merges
-    has no root and is left out."""
+    """Every household mapped to the household it ends up merged into (itself when not merged)."""
     parent = {row.id: row.merged_into_id for row in db.execute(select(Family.id, Family.merged_into_id))}
+    return _roots(parent, parent)
+
+
+def kept_household(db: Session, family: Family) -> Family:
+    """The household a record ends up merged into; the record itself when it was not merged, or
+    when its chain has no end here (see `_roots`)."""
+    if family.merged_into_id is None:
+        return family
+    root = kept_households(db, [family.id])
+    return db.get(Family, root.pop()) if root else family
+
+
+def _roots(parent: dict[uuid.UUID, uuid.UUID | None], starts) -> dict[uuid.UUID, uuid.UUID]:
+    """Each of `starts` mapped to the end of its chain of merges in `parent` (record ->
+    merged_into_id), following chains (A into B on one laptop, B into C on another). A record in
+    a cycle of merges, or pointing at a record not in `parent`, has no end and is left out."""
     roots: dict[uuid.UUID, uuid.UUID] = {}
-    for start in parent:
+    for start in starts:
         path: list[uuid.UUID] = []  # a chain of merges is a few households long
         current: uuid.UUID | None = start
         root: uuid.UUID | None = None
@@ -63,7 +76,7 @@ def root_households(db: Session) -> dict[uuid.UUID, uuid.UUID]:
                 root = roots[current]
                 break
             if current in path or current not in parent:
-                break  # a cycle, or a pointer to a household not held here: no root
+                break
             path.append(current)
             if parent[current] is None:
                 root = current
@@ -71,20 +84,7 @@ def root_households(db: Session) -> dict[uuid.UUID, uuid.UUID]:
             current = parent[current]
         if root is not None:
             roots.update(dict.fromkeys(path, root))
-    return roots
-
-
-def kept_household(db: Session, family: Family) -> Family:
-    """The household a record ends up merged into, following chains of merges; the record
-    itself when it was not merged, or when the chain loops or leaves what this database holds."""
-    seen, current = {family.id}, family
-    while current.merged_into_id is not None:
-        target = db.get(Family, current.merged_into_id)
-        if target is None or target.id in seen:
-            return family
-        seen |= {target.id}
-        current = target
-    return current
+    return {start: roots[start] for start in starts if start in roots}
 
 
 def kept_household_for(db: Session, user: User, family_id: uuid.UUID) -> Family | None:
