@@ -31,9 +31,9 @@ class ConsentEvent:
 
 
 def consent_history(db: Session, family: Family) -> list[ConsentEvent]:
-    """The consent changes of the household and of those merged into it (through chains of merges
-    too), newest first (at most MAX_HISTORY). Journal entries are local: changes made on another device are
-    in that device's journal. Raises nothing."""
+    """The consent changes of the household and of those merged into it (through chains of
+    merges too), newest first (at most MAX_HISTORY). Journal entries are local: changes made on
+    another device are in that device's journal. Raises nothing."""
     refs = [str(household_id) for household_id in household_ids(db, family.id)]
     query = (select(AuditEntry, User.display_name)
              .outerjoin(User, User.id == AuditEntry.actor_id)

@@ -42,6 +42,13 @@ def consents_of(family: Family) -> Consents:
     return {purpose: bool(getattr(family, column)) for purpose, column in CONSENTS.items()}
 
 
+def set_consents(family: Family, consents: Consents) -> None:
+    """Give the household these consents, by purpose code (journal them with
+    `record_consent_changes`)."""
+    for purpose, column in CONSENTS.items():
+        setattr(family, column, consents[purpose])
+
+
 def is_notice_version(text: str | None) -> bool:
     """True for a version written as printed on the notice (see NOTICE_VERSION_RE)."""
     return (bool(text) and NOTICE_VERSION_RE.fullmatch(text) is not None

@@ -13,7 +13,7 @@ from workshops.core.errors import ValidationFailed
 from workshops.core.models import derived_id, utcnow
 from workshops.families import merge_queries, queries
 from workshops.families.consent_queries import merge_consent_outcomes
-from workshops.families.consent_services import CONSENTS, consents_of, record_consent_changes
+from workshops.families.consent_services import consents_of, record_consent_changes, set_consents
 from workshops.families.models import Family, FamilyResource, Registration
 from workshops.families.services import check_scope, search_key_of
 
@@ -48,8 +48,7 @@ def merge_families(db: Session, keep: Family, other: Family, actor: User) -> Fam
         for alias in merge_queries.families_merged_into(db, other.id):
             alias.merged_into_id = keep.id
         _merge_household_fields(keep, other)
-        for purpose, column in CONSENTS.items():
-            setattr(keep, column, consents_after[purpose])
+        set_consents(keep, consents_after)
         other.merged_into_id, other.deleted_dt = keep.id, utcnow()
         keep.search_key = search_key_of(keep)
     db.flush()

@@ -5,10 +5,9 @@ What goes: every personal field of the household, of the households merged into 
 guardians and children (all purged), its consents and notice, the free text of its handovers
 and of its machines' events (wiped, marked purged, kept as rows so the machine history keeps its
 counts), the values of its rows still waiting in frozen outbox batches, rejected changes and
-unknown fields kept here. What
-stays: registrations, anonymous headcounts, resources shown (ids, statuses and counts only),
-and what the anonymous indicators need (a guardian's language and relation, a child's collège
-and level, the household's origin and the computer it asked for).
+unknown fields kept here. What stays: registrations, anonymous headcounts, resources shown (ids,
+statuses and counts only), and what the anonymous indicators need (a guardian's language and
+relation, a child's collège and level, the household's origin and the computer it asked for).
 The changes are ordinary tracked edits: the next sync carries the purge to the hub, which wipes
 its own history of those rows. Nothing here commits.
 """
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from workshops.equipment.models import EquipmentEvent, Handover
 from workshops.families import merge_queries
-from workshops.families.consent_services import CONSENTS
+from workshops.families.consent_services import NO_CONSENT, set_consents
 from workshops.families.models import Child, Family, FamilyResource, Guardian, Registration
 from workshops.sync import outbox_services, registry
 from workshops.sync.models import OutboxBatch, RejectedChange, SyncExtra
@@ -99,8 +98,7 @@ def _purge(row: Any, now: datetime) -> None:
 
 def _withdraw_consents(family: Family) -> None:
     """An erased household agrees to nothing any more, and holds no notice of its own."""
-    for column in CONSENTS.values():
-        setattr(family, column, False)
+    set_consents(family, NO_CONSENT)
     family.notice_version = family.notice_date = None
 
 
