@@ -77,8 +77,9 @@ def list_colleges(db: Session) -> list[Structure]:
         Structure.kind == "college", Structure.deleted_dt.is_(None)).order_by(Structure.name)))
 
 
-def person_key(person: Guardian | Child) -> tuple[str, str]:
-    """How a merge recognises the same person in two households: folded names."""
+def person_key(person) -> tuple[str, str]:
+    """A person's folded last and first names (a child has no last name): how a merge recognises
+    the same person in two households, and the order in which lists name people."""
     return normalize.fold(getattr(person, "last_name", "")), normalize.fold(person.first_name)
 
 

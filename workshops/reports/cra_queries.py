@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from workshops.auth.models import Structure, User
 from workshops.core.taxonomy import AGE_BRACKETS, SOCIAL_STATUSES
 from workshops.families.models import AnonymousHeadcount, Family, Guardian, Registration
-from workshops.families.normalize import fold
+from workshops.families.queries import person_key
 from workshops.reports.queries import PRESENT, Filters, workshop_conditions
 from workshops.scheduling.localtime import to_local
 from workshops.scheduling.models import Venue, Workshop, WorkshopAnimator
@@ -70,7 +70,7 @@ class NamedParticipant:
 def in_name_order(people) -> list[NamedParticipant]:
     """Last then first name, as a reader expects: accents and case aside ("ÉTIENNE" between
     "DUPONT" and "FABRE"), like the attendance sheet."""
-    return sorted(people, key=lambda person: (fold(person.last_name), fold(person.first_name)))
+    return sorted(people, key=person_key)
 
 
 @dataclass(frozen=True)
