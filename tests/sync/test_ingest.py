@@ -514,13 +514,15 @@ def test_a_username_taken_by_an_edit_is_rejected_and_the_other_edits_kept(hub):
 
 # ---------- A household merged into one made in the same batch ----------
 
-def _merged_into_a_new_household(dev: Dev, known_id: uuid.UUID, seq: int,
-                                 extra: list = ()) -> tuple[uuid.UUID, dict]:
+def _merged_into_a_new_household(dev: Dev, known_id: uuid.UUID, seq: int, extra: list = (),
+                                 before: list = ()) -> tuple[uuid.UUID, dict]:
     """A batch where the laptop merged a household the hub knows into one it made offline: the
-    known household's change comes first, as it does when its id sorts first in the outbox."""
+    known household's change comes first (after `before`), as it does when its id sorts first in
+    the outbox."""
     keep_id, created = new_family(dev, T0 + 10, notes="made offline")
     merged = {"merged_into_id": str(keep_id), "deleted_dt": datetime(2027, 1, 15, tzinfo=UTC).isoformat()}
-    body = batch(dev, seq, [change("families", known_id, merged, dev.stamp(T0 + 20), 1), created, *extra])
+    body = batch(dev, seq, [*before, change("families", known_id, merged, dev.stamp(T0 + 20), 1), created,
+                            *extra])
     return keep_id, body
 
 
@@ -586,11 +588,9 @@ def test_two_changes_of_one_household_in_a_batch_are_both_answered(hub):
     dev = enrolled(hub)
     known_id, created = new_family(dev)
     push(hub, dev, batch(dev, 1, [created]))
-    keep_id, made = new_family(dev, T0 + 10, notes="made offline")
-    merged = {"merged_into_id": str(keep_id), "deleted_dt": datetime(2027, 1, 15, tzinfo=UTC).isoformat()}
-    status, answer = push(hub, dev, batch(dev, 2, [
-        change("families", known_id, {"notes": "edited"}, dev.stamp(T0 + 5), 1),
-        change("families", known_id, merged, dev.stamp(T0 + 20), 1), made]))
+    keep_id, body = _merged_into_a_new_household(
+        dev, known_id, 2, before=[change("families", known_id, {"notes": "edited"}, dev.stamp(T0 + 5), 1)])
+    status, answer = push(hub, dev, body)
     assert status == 200
     assert [item["outcome"] for item in answer["results"]] == ["applied", "merged", "applied"]
     assert str(hub_row(hub, Family, known_id)["merged_into_id"]) == str(keep_id)
