@@ -49,9 +49,9 @@ def export_command(family_id: uuid.UUID, out: Path, fmt: str) -> None:
 @click.argument("family_id", metavar="FAMILY", type=click.UUID)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def erase_command(family_id: uuid.UUID, yes: bool) -> None:
-    """Anonymise household FAMILY for good: names, phone numbers, e-mails, commune, notes of
-    the household and its people; attendance and handovers stay as counts. The next sync
-    carries the erasure to the hub."""
+    """Anonymise household FAMILY for good, with the households merged into it: names, phone
+    numbers, e-mails, commune, notes, consents and notice of the household and its people;
+    attendance and handovers stay as counts. The next sync carries the erasure to the hub."""
     begin_write(db.session)
     family = _family(family_id)
     if not yes:
