@@ -11,7 +11,6 @@ axe-core comes from the npm registry, pinned in tests/browser/axe/package-lock.j
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -20,12 +19,12 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-import waitress
 from flask_migrate import upgrade
 from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import select
 
 from tests.browser.conftest import CSP_RECORDER
+from tests.browser.served import served
 from workshops import create_app
 from workshops.auth import queries as auth_queries
 from workshops.equipment.models import Equipment, Handover
@@ -108,14 +107,10 @@ def running_world(folder: Path) -> Iterator[SimpleNamespace]:
     with app.app_context():
         upgrade()
         ids = _seed()
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress-a11y", daemon=True)
-    thread.start()
     try:
-        yield SimpleNamespace(url=f"http://127.0.0.1:{server.effective_port}", ids=ids)
+        with served(app, "waitress-a11y") as url:
+            yield SimpleNamespace(url=url, ids=ids)
     finally:
-        server.close()
-        thread.join(timeout=5)
         with app.app_context():
             db.engine.dispose()
 

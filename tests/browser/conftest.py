@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
 import pytest
-import waitress
 from flask_migrate import upgrade
 from playwright.sync_api import ConsoleMessage, Page, Response, sync_playwright
 
+from tests.browser.served import served
 from workshops import create_app
 from workshops.auth.services import NewUser, create_user
 from workshops.extensions import db
@@ -66,12 +65,8 @@ def live_server(tmp_path_factory):
         create_user(db.session, NewUser(username=ADMIN_USERNAME, display_name=ADMIN_DISPLAY_NAME,
                                         password=ADMIN_PASSWORD, role="admin"))
         db.session.commit()
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    yield LiveServer(url=f"http://127.0.0.1:{server.effective_port}")
-    server.close()
-    thread.join(timeout=5)
+    with served(app, "waitress") as url:
+        yield LiveServer(url=url)
     with app.app_context():
         db.engine.dispose()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,13 +21,13 @@ from unittest import mock
 
 import pyotp
 import pytest
-import waitress
 from flask import Flask
 from flask_migrate import upgrade
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from tests.browser.a11y_world import axe_source, describe, new_context, run_axe
+from tests.browser.served import served
 from tests.login_helpers import next_code
 from workshops import create_app
 from workshops.auth import queries as auth_queries
@@ -98,14 +97,10 @@ def hub(tmp_path_factory) -> Iterator[SimpleNamespace]:
     with app.app_context():
         upgrade()
         ids = _seed()
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress-hub-a11y", daemon=True)
-    thread.start()
     try:
-        yield SimpleNamespace(app=app, url=f"http://127.0.0.1:{server.effective_port}", ids=ids)
+        with served(app, "waitress-hub-a11y") as url:
+            yield SimpleNamespace(app=app, url=url, ids=ids)
     finally:
-        server.close()
-        thread.join(timeout=5)
         with app.app_context():
             db.engine.dispose()
 

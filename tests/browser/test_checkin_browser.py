@@ -4,16 +4,15 @@ keyboard, under the strict CSP."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-import waitress
 from flask_migrate import upgrade
 from playwright.sync_api import expect
 
 from tests.browser.conftest import CSP_RECORDER, PageProblems
+from tests.browser.served import served
 from tests.test_registrations import START, build_world, new_family, new_workshop
 from workshops import create_app
 from workshops.auth.services import NewUser, create_user
@@ -47,12 +46,8 @@ def door_server(tmp_path_factory):
                                      structure_id=world.home.id))
         session.commit()
         workshop_id = workshop.id
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress-checkin", daemon=True)
-    thread.start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{server.effective_port}", workshop_id=workshop_id)
-    server.close()
-    thread.join(timeout=5)
+    with served(app, "waitress-checkin") as url:
+        yield SimpleNamespace(url=url, workshop_id=workshop_id)
     with app.app_context():
         db.engine.dispose()
 

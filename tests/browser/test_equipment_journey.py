@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-import waitress
 from flask_migrate import upgrade
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import CSP_RECORDER, PageProblems
+from tests.browser.served import served
 from workshops import create_app
 from workshops.auth import queries as auth_queries
 from workshops.auth.services import NewUser, create_user
@@ -78,12 +77,8 @@ def equipment_server(tmp_path_factory):
         db.session.commit()
         ids = SimpleNamespace(workshop=str(workshop.id), laptop_family=str(families["laptop"].id),
                               desktop_family=str(families["desktop"].id), rows=rows)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress-equipment", daemon=True)
-    thread.start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{server.effective_port}", ids=ids)
-    server.close()
-    thread.join(timeout=5)
+    with served(app, "waitress-equipment") as url:
+        yield SimpleNamespace(url=url, ids=ids)
     with app.app_context():
         db.engine.dispose()
 

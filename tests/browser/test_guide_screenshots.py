@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-import waitress
 from flask_migrate import upgrade
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import CSP_RECORDER, PageProblems
+from tests.browser.served import served
 from workshops import create_app
 from workshops.auth import queries as auth_queries
 from workshops.auth.services import NewUser, create_user
@@ -75,12 +74,8 @@ def guide_server(request, tmp_path_factory):
     with app.app_context():
         upgrade()
         ids = _seed()
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name=f"waitress-guide-{language}", daemon=True)
-    thread.start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{server.effective_port}", language=language, **ids)
-    server.close()
-    thread.join(timeout=5)
+    with served(app, f"waitress-guide-{language}") as url:
+        yield SimpleNamespace(url=url, language=language, **ids)
     with app.app_context():
         db.engine.dispose()
 

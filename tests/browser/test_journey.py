@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-import waitress
 from flask_migrate import upgrade
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import CSP_RECORDER, PageProblems
+from tests.browser.served import served
 from workshops import create_app
 from workshops.auth import queries as auth_queries
 from workshops.auth.services import NewUser, create_user
@@ -100,12 +99,8 @@ def journey_server(tmp_path_factory):
             written=len(to_write), ticked=len(preview.default_included()), venue_id=str(venue.id),
             structure_id=str(structure.id),
             held_label=held_label)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress-journey", daemon=True)
-    thread.start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{server.effective_port}", expected=expected)
-    server.close()
-    thread.join(timeout=5)
+    with served(app, "waitress-journey") as url:
+        yield SimpleNamespace(url=url, expected=expected)
     with app.app_context():
         db.engine.dispose()
 
