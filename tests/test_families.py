@@ -19,7 +19,7 @@ from workshops.auth.models import User
 from workshops.core.errors import NotAllowed, ValidationFailed
 from workshops.core.models import derived_id
 from workshops.extensions import db as _db
-from workshops.families import merge_services, normalize, queries, services
+from workshops.families import forms, merge_services, normalize, queries, services
 from workshops.families.models import Family, FamilyResource, Guardian, Registration
 from workshops.families.services import ChildData, FamilyData, GuardianData
 from workshops.resources.models import Resource
@@ -456,6 +456,47 @@ def test_edit_page_saves_changes(app, client, auth, user_of, add_family):
     assert response.status_code == 302
     with app.app_context():
         assert _db.session.get(Family, family_id).search_key.startswith("martin-roux")
+
+
+def test_notes_a_merge_made_longer_than_the_form_allows_stay_editable_but_cannot_grow(
+        app, client, auth, user_of, add_family):
+    """Each record's notes fit the form; joined by the merge they do not. Changing the phone
+    must not ask the conseiller to cut the family's notes first."""
+    keep = add_family(household("Martin", "Élodie", notes="Vient le mercredi.\n" + "a" * 1400))
+    other = add_family(household("Martin", "Elodie", notes="Parle arabe.\n" + "b" * 1400))
+    auth.login(user_of("conseiller", "a")[0])
+    assert client.post(f"/families/{keep}/merge", data={"other_id": str(other)}).status_code == 302
+    with app.app_context():
+        notes = _db.session.get(Family, keep).notes
+    assert len(notes) > forms.NOTES_MAX
+    assert f'maxlength="{len(notes)}"' in client.get(f"/families/{keep}/edit").get_data(as_text=True)
+    typed = notes.replace("\n", "\r\n")  # a browser sends a textarea's line breaks as CR LF
+    client.post("/language/fr", data={"next": "/"})
+    response = client.post(f"/families/{keep}/edit",
+                           data={**FORM, "guardians-0-phone": "06 99 88 77 66", "notes": typed})
+    assert response.status_code == 302
+    with app.app_context():
+        family = _db.session.get(Family, keep)
+        assert (family.guardians[0].phone, family.notes) == ("+33699887766", notes)
+    response = client.post(f"/families/{keep}/edit", data={**FORM, "notes": typed + " Et le samedi."})
+    assert response.status_code == 200
+    assert (f"Les remarques peuvent contenir au plus {len(notes)} caractères : raccourcissez-les."
+            in response.get_data(as_text=True))
+    with app.app_context():
+        assert _db.session.get(Family, keep).notes == notes
+
+
+def test_notes_count_a_line_break_once_as_the_browser_does(app, client, auth, user_of, add_family):
+    family_id = add_family(household("Martin", "Élodie"))
+    auth.login(user_of("conseiller", "a")[0])
+    client.post("/language/fr", data={"next": "/"})
+    typed = "\r\n".join(["Mercredi."] * 200)  # 1,999 characters in the browser, 2,198 sent
+    assert len(typed.replace("\r\n", "\n")) <= forms.NOTES_MAX < len(typed)
+    assert client.post(f"/families/{family_id}/edit", data={**FORM, "notes": typed}).status_code == 302
+    response = client.post(f"/families/{family_id}/edit", data={**FORM, "notes": typed + "\r\nJeudi."})
+    assert "Les remarques peuvent contenir au plus 2000 caractères" in response.get_data(as_text=True)
+    with app.app_context():
+        assert _db.session.get(Family, family_id).notes == typed.replace("\r\n", "\n")
 
 
 def test_consent_to_be_named_is_given_then_withdrawn_on_the_edit_page(app, client, auth, user_of,

@@ -14,7 +14,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import Length, Optional
+from wtforms.validators import Length, Optional, ValidationError
 
 from workshops.core.forms import choices
 from workshops.families.consent_services import CONSENTS, WAYS
@@ -27,6 +27,8 @@ from workshops.families.models import (
 )
 from workshops.families.services import LANGUAGES
 
+# Characters in a household's notes, a line break counting once.
+NOTES_MAX = 2000
 GUARDIAN_BLOCKS = 2
 CHILD_BLOCKS = 4
 # More blocks only when a household already has more people (after a merge).
@@ -135,8 +137,22 @@ class FamilyForm(FlaskForm):
     has_follow_up_consent = BooleanField(_l("Agrees to be contacted for a follow-up"))
     has_photo_consent = BooleanField(_l("Agrees to be in photos"))
     has_naming_consent = BooleanField(_l("Agrees to be named in the national reporting tool"))
-    notes = TextAreaField(_l("Notes"), validators=[Length(max=2000)], render_kw={"rows": 3},
+    notes = TextAreaField(_l("Notes"), render_kw={"rows": 3, "maxlength": NOTES_MAX},
                           description=_l("Practical facts only, nothing about health, religion or opinions."))
+    notes_max = NOTES_MAX
+
+    def allow_notes_as_long_as(self, notes: str) -> None:
+        """Accept notes as long as the household's own, when these are longer than NOTES_MAX: a
+        merge joins two records' notes and an import keeps a list's notes whole, and the household
+        must stay editable without cutting them first. They still cannot grow."""
+        self.notes_max = max(NOTES_MAX, len(notes))
+        self.notes.render_kw = {**self.notes.render_kw, "maxlength": self.notes_max}
+
+    def validate_notes(self, field) -> None:
+        # A browser sends a line break as CR LF but counts it once, as the stored notes do.
+        if len((field.data or "").replace("\r\n", "\n")) > self.notes_max:
+            raise ValidationError(_l("Notes can hold at most %(max)d characters: shorten them.",
+                                     max=self.notes_max))
 
 
 class MergeForm(FlaskForm):

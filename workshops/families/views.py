@@ -167,6 +167,8 @@ def _all_fields(form) -> list[tuple[str, Field]]:
 def _family_form(household: Family | None = None) -> forms.FamilyForm:
     """The form with its choices, filled from the household on a first display."""
     form = forms.FamilyForm(data=_form_data(household) if household and request.method == "GET" else None)
+    if household is not None:
+        form.allow_notes_as_long_as(household.notes)
     college_choices = choices([("", _("Not known")), *((str(c.id), c.name)
                                                        for c in queries.list_colleges(db.session))])
     for entry in form.children:
