@@ -323,6 +323,20 @@ def test_a_merge_keeps_every_registration_and_counts_the_family_once(db, actor, 
     assert "karim" in keep.search_key and "yanis" in keep.search_key
 
 
+def test_a_guardian_joining_by_merge_comes_after_every_guardian_kept(db, actor):
+    """The household kept has two guardians whose names fold alike (a mother and a daughter,
+    say): the one joining must not take the second one's place in the order."""
+    keep = services.create_family(db, FamilyData(guardians=(
+        GuardianData("Élodie", "Martin"), GuardianData("Elodie", "MARTIN", "0601020304"))), actor)
+    other = services.create_family(db, household("Martin", "Karim"), actor)
+
+    merge_services.merge_families(db, keep, other, actor)
+
+    guardians = queries.live_guardians(keep)
+    assert [(g.position, g.first_name, g.phone) for g in guardians] == [
+        (0, "Élodie", None), (1, "Elodie", "+33601020304"), (2, "Karim", None)]
+
+
 def test_a_merge_revives_the_kept_households_removed_row_at_the_same_atelier(db, actor, workshop_factory):
     keep = services.create_family(db, household(), actor)
     other = services.create_family(db, household("Durand"), actor)

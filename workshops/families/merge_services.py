@@ -57,8 +57,9 @@ def merge_families(db: Session, keep: Family, other: Family, actor: User) -> Fam
 
 
 def _merge_people(keep: Family, other: Family) -> None:
-    kept = {queries.person_key(g): g for g in queries.live_guardians(keep)}
-    position = len(kept)
+    guardians = queries.live_guardians(keep)
+    kept = {queries.person_key(g): g for g in guardians}
+    position = max((g.position for g in guardians), default=-1) + 1  # after every one kept
     for guardian in queries.live_guardians(other):
         same = kept.get(queries.person_key(guardian))
         if same is None:
