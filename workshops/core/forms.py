@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectMultipleField
+from wtforms import SelectChoice, SelectMultipleField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from workshops.core.errors import ValidationFailed
@@ -42,3 +42,16 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+class MultilineField(TextAreaField):
+    """A textarea whose line breaks arrive as the app stores them, one LF each.
+
+    A browser sends each line break as CR LF but counts it once against `maxlength`: without this,
+    `Length(max=…)` counted it twice and refused a text the browser had let through.
+    """
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data:
+            self.data = self.data.replace("\r\n", "\n")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
-from workshops.core.forms import choices
+from workshops.core.forms import MultilineField, choices
 from workshops.equipment.models import EQUIPMENT_KINDS, EQUIPMENT_STATUSES, EVENT_KINDS, GRADES
 from workshops.equipment.queries import OVERDUE
 
@@ -69,7 +69,7 @@ class EquipmentForm(FlaskForm):
     refurbished_on = DateField(_l("Refurbished on"), validators=[Optional()])
     grade = SelectField(_l("Condition"), choices=choices([("", _l("Not known")), *GRADE_LABELS.items()]),
                         default="")
-    notes = TextAreaField(_l("Notes"), validators=[Length(max=2000)], render_kw={"rows": 3})
+    notes = MultilineField(_l("Notes"), validators=[Length(max=2000)], render_kw={"rows": 3})
 
 
 class FilterForm(FlaskForm):
@@ -97,7 +97,7 @@ class ReserveForm(FlaskForm):
 class ReasonForm(FlaskForm):
     """An action on a machine, with why (required for "faulty", said by the service)."""
 
-    reason = TextAreaField(_l("Reason"), validators=[Length(max=2000)], render_kw={"rows": 2})
+    reason = MultilineField(_l("Reason"), validators=[Length(max=2000)], render_kw={"rows": 2})
 
 
 class ActionForm(FlaskForm):

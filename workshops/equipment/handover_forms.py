@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from workshops.core.forms import choices
+from workshops.core.forms import MultilineField, choices
 from workshops.equipment.models import EQUIPMENT_STATUSES, HANDOVER_MODES
 
 # Translators: how a machine is handed over to a family.
@@ -49,14 +49,14 @@ class HandoverForm(FlaskForm):
         description=_l("The inventory number on the machine: type it, or scan its barcode."),
         render_kw={"autofocus": True, "autocomplete": "off", "inputmode": "text", "spellcheck": "false",
                    "autocapitalize": "characters", "enterkeyhint": "go"})
-    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=1000)], render_kw={"rows": 2})
+    notes = MultilineField(_l("Notes"), validators=[Optional(), Length(max=1000)], render_kw={"rows": 2})
     shown_sha256 = HiddenField()
 
 
 class VoidForm(FlaskForm):
     """Cancel a handover recorded by mistake: the reason is required (the service says so)."""
 
-    reason = TextAreaField(_l("Why is this handover cancelled?"), validators=[Length(max=1000)],
+    reason = MultilineField(_l("Why is this handover cancelled?"), validators=[Length(max=1000)],
                            render_kw={"rows": 2})
 
 

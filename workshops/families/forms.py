@@ -12,11 +12,10 @@ from wtforms import (
     HiddenField,
     SelectField,
     StringField,
-    TextAreaField,
 )
 from wtforms.validators import Length, Optional, ValidationError
 
-from workshops.core.forms import choices
+from workshops.core.forms import MultilineField, choices
 from workshops.families.consent_services import CONSENTS, WAYS
 from workshops.families.models import (
     COMPUTER_NEEDS,
@@ -137,7 +136,7 @@ class FamilyForm(FlaskForm):
     has_follow_up_consent = BooleanField(_l("Agrees to be contacted for a follow-up"))
     has_photo_consent = BooleanField(_l("Agrees to be in photos"))
     has_naming_consent = BooleanField(_l("Agrees to be named in the national reporting tool"))
-    notes = TextAreaField(_l("Notes"), render_kw={"rows": 3, "maxlength": NOTES_MAX},
+    notes = MultilineField(_l("Notes"), render_kw={"rows": 3, "maxlength": NOTES_MAX},
                           description=_l("Practical facts only, nothing about health, religion or opinions."))
     notes_max = NOTES_MAX
 
@@ -149,8 +148,7 @@ class FamilyForm(FlaskForm):
         self.notes.render_kw = {**self.notes.render_kw, "maxlength": self.notes_max}
 
     def validate_notes(self, field) -> None:
-        # A browser sends a line break as CR LF but counts it once, as the stored notes do.
-        if len((field.data or "").replace("\r\n", "\n")) > self.notes_max:
+        if len(field.data or "") > self.notes_max:
             raise ValidationError(_l("Notes can hold at most %(max)d characters: shorten them.",
                                      max=self.notes_max))
 

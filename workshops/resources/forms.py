@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, Field, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, Field, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from workshops.core.forms import choices
+from workshops.core.forms import MultilineField, choices
 from workshops.resources.models import (
     AUDIENCES,
     DESCRIPTION_LANGUAGES,
@@ -56,9 +56,9 @@ class ResourceForm(FlaskForm):
     is_active = BooleanField(_l("Shown in the catalogue"), default=True)
 
 
-def _description_field(code: str, label) -> TextAreaField:
+def _description_field(code: str, label) -> MultilineField:
     # lang and dir make screen readers, spell checkers and Arabic typing behave.
-    return TextAreaField(label, validators=[Optional(), Length(max=MAX_DESCRIPTION_LENGTH)],
+    return MultilineField(label, validators=[Optional(), Length(max=MAX_DESCRIPTION_LENGTH)],
                          description=FRENCH_HINT if code == "fr" else None,
                          render_kw={"lang": code, "dir": "rtl" if code in RIGHT_TO_LEFT else "ltr",
                                     "rows": 3})

@@ -12,12 +12,11 @@ from wtforms import (
     RadioField,
     SelectField,
     StringField,
-    TextAreaField,
     TimeField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from workshops.core.forms import MultiCheckboxField, choices
+from workshops.core.forms import MultiCheckboxField, MultilineField, choices
 from workshops.core.taxonomy import LEVELS, THEMATIQUES
 from workshops.scheduling.models import VENUE_KINDS, WORKSHOP_KINDS, WORKSHOP_STATUSES
 from workshops.scheduling.workshop_services import MAX_SERIES_COUNT, SERIES_INTERVALS, SESSION_LANGUAGES
@@ -122,7 +121,7 @@ class WorkshopForm(FlaskForm):
     resource_ids = MultiCheckboxField(_l("Resources planned"), choices=[],
                                       description=_l("What you plan to show. You tick what was "
                                                      "really presented on the atelier's page."))
-    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2000)],
+    notes = MultilineField(_l("Notes"), validators=[Optional(), Length(max=2000)],
                           render_kw={"rows": 3})
 
 
