@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from tests.conftest import csrf_token_of
 from workshops.auth.models import Structure, User
 from workshops.equipment import import_rows, import_services, services
-from workshops.equipment.models import Equipment, EquipmentEvent
+from workshops.equipment.models import TEXT_LIMITS, Equipment, EquipmentEvent
 from workshops.extensions import db as _db
 from workshops.families import import_services as pending_files
 from workshops.families import importers
@@ -249,6 +250,27 @@ def test_formula_looking_cells_are_kept_as_text(app, people):
         _import(csv_data, people)
         item = _db.session.scalar(select(Equipment))
         assert (item.notes, item.brand) == (formula, "-Dell")
+
+
+def test_a_machine_imported_with_the_longest_notes_kept_stays_editable(app, web, people):
+    """The import keeps notes up to the inventory's limit; changing the brand on the machine's
+    page afterwards must not ask to cut them first (the form once allowed 2,000 characters)."""
+    notes = "Écran rayé, chargeur d'origine.\n" + "x" * (TEXT_LIMITS["notes"] - 40)
+    csv_data = (HEADER.replace("RAM (Go)", "Remarques") + 'F-1;Fixe;Dell;x;;Bon;"'
+                + notes.replace("\n", "\r\n") + '"\r\n').encode("utf-8-sig")
+    with app.app_context():
+        _import(csv_data, people)
+        item = _db.session.scalar(select(Equipment))
+        assert item.notes == notes
+        path, structure = f"/materiel/{item.id}/modifier", str(item.structure_id)
+    form = web.get(path).get_data(as_text=True)
+    response = web.post(path, data={"csrf_token": csrf_token_of(form), "asset_tag": "F-1", "kind": "desktop",
+                                    "structure_id": structure, "brand": "HP",
+                                    "notes": notes.replace("\n", "\r\n")})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        item = _db.session.scalar(select(Equipment))
+        assert (item.brand, item.notes) == ("HP", notes)
 
 
 def test_the_size_limit_says_so():

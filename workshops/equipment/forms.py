@@ -9,7 +9,13 @@ from wtforms import BooleanField, DateField, IntegerField, SelectField, StringFi
 from wtforms.validators import Length, NumberRange, Optional
 
 from workshops.core.forms import MultilineField, choices
-from workshops.equipment.models import EQUIPMENT_KINDS, EQUIPMENT_STATUSES, EVENT_KINDS, GRADES
+from workshops.equipment.models import (
+    EQUIPMENT_KINDS,
+    EQUIPMENT_STATUSES,
+    EVENT_KINDS,
+    GRADES,
+    TEXT_LIMITS,
+)
 from workshops.equipment.queries import OVERDUE
 
 # Translators: the kind of a refurbished machine.
@@ -45,31 +51,36 @@ RECEIVED_LABELS = {"given": _l("Given"), "on_loan": _l("On loan"), "returned": _
                    "voided": _l("Cancelled")}
 
 
+def _within(column: str) -> Length:
+    """The column's limit, the one the import keeps too: an imported machine stays editable."""
+    return Length(max=TEXT_LIMITS[column])
+
+
 class EquipmentForm(FlaskForm):
     """One machine's description; the structure choices are set by the view."""
 
-    asset_tag = StringField(_l("Asset tag"), validators=[Length(max=64)],
+    asset_tag = StringField(_l("Asset tag"), validators=[_within("asset_tag")],
                             description=_l("The inventory number on the machine's label."),
                             render_kw={"autocomplete": "off"})
     structure_id = SelectField(_l("Structure holding the machine"), choices=[], validate_choice=False)
     kind = SelectField(_l("Kind"), choices=choices(KIND_LABELS.items()), default="desktop")
-    serial = StringField(_l("Serial number"), validators=[Length(max=100)])
-    brand = StringField(_l("Brand"), validators=[Length(max=80)])
-    model = StringField(_l("Model"), validators=[Length(max=120)])
-    cpu = StringField(_l("Processor"), validators=[Length(max=120)])
+    serial = StringField(_l("Serial number"), validators=[_within("serial")])
+    brand = StringField(_l("Brand"), validators=[_within("brand")])
+    model = StringField(_l("Model"), validators=[_within("model")])
+    cpu = StringField(_l("Processor"), validators=[_within("cpu")])
     ram_gb = IntegerField(_l("Memory (GB)"), validators=[Optional(), NumberRange(min=0)])
-    storage = StringField(_l("Storage"), validators=[Length(max=80)],
+    storage = StringField(_l("Storage"), validators=[_within("storage")],
                           description=_l("For example SSD 256 GB."))
-    operating_system = StringField(_l("Operating system"), validators=[Length(max=80)])
-    accessories = StringField(_l("Accessories"), validators=[Length(max=200)],
+    operating_system = StringField(_l("Operating system"), validators=[_within("operating_system")])
+    accessories = StringField(_l("Accessories"), validators=[_within("accessories")],
                               description=_l("For example screen, keyboard, mouse, charger."))
-    origin = StringField(_l("Origin"), validators=[Length(max=160)],
+    origin = StringField(_l("Origin"), validators=[_within("origin")],
                          description=_l("The collège or the donor the machine came from."))
-    refurbisher = StringField(_l("Refurbisher"), validators=[Length(max=120)])
+    refurbisher = StringField(_l("Refurbisher"), validators=[_within("refurbisher")])
     refurbished_on = DateField(_l("Refurbished on"), validators=[Optional()])
     grade = SelectField(_l("Condition"), choices=choices([("", _l("Not known")), *GRADE_LABELS.items()]),
                         default="")
-    notes = MultilineField(_l("Notes"), validators=[Length(max=2000)], render_kw={"rows": 3})
+    notes = MultilineField(_l("Notes"), validators=[_within("notes")], render_kw={"rows": 3})
 
 
 class FilterForm(FlaskForm):

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from workshops.core.errors import Reason
 from workshops.core.models import utcnow
 from workshops.equipment import services
-from workshops.equipment.models import Equipment
+from workshops.equipment.models import TEXT_LIMITS, Equipment
 from workshops.equipment.services import EquipmentData, clean_tag
 from workshops.families.importers import Field, Preview, RowResult, Table, build_preview, row_result
 from workshops.families.normalize import fold
@@ -82,10 +82,6 @@ GRADE_WORDS = {
     "fair": {"correct", "c", "fair", "moyen", "passable", "etat correct"},
     "poor": {"mauvais", "a revoir", "d", "poor", "use", "mauvais etat"},
 }
-# Longest text each column keeps (the inventory's own limits).
-MAX_LENGTHS = {"asset_tag": 64, "serial": 100, "brand": 80, "model": 120, "cpu": 120, "storage": 80,
-               "operating_system": 80, "accessories": 200, "origin": 160, "refurbisher": 120,
-               "notes": 5000}
 # A spreadsheet's day numbers: 36526 is 1 January 2000, 73051 is 1 January 2100.
 EXCEL_EPOCH = date(1899, 12, 30)
 EXCEL_DAYS = range(36526, 73051)
@@ -151,8 +147,8 @@ def equipment_from_values(values: Mapping[str, str], structure_id: uuid.UUID | N
     """(machine, refusals, warnings) of one row's values, before the inventory's rules."""
     refusals: list[Reason] = []
     warnings: list[Reason] = []
-    text = {key: values.get(key, "").strip() for key in MAX_LENGTHS}
-    for key, limit in MAX_LENGTHS.items():
+    text = {key: values.get(key, "").strip() for key in TEXT_LIMITS}
+    for key, limit in TEXT_LIMITS.items():
         if len(text[key]) > limit:
             refusals.append((key, _l("%(field)s: longer than %(max)s characters.",
                                      field=LABELS[key], max=limit)))

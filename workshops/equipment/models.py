@@ -22,6 +22,11 @@ from workshops.scheduling.models import Workshop
 EQUIPMENT_KINDS = ("desktop", "laptop", "tablet", "phone", "other")
 # Condition after refurbishing, best first (Emmaüs Connect's A, B, C map to the first three).
 GRADES = ("very_good", "good", "fair", "poor")
+# Longest text each column of a machine keeps (notes are a Text column): the form and the import
+# share these, so that a machine imported can always be edited.
+TEXT_LIMITS = {"asset_tag": 64, "serial": 100, "brand": 80, "model": 120, "cpu": 120, "storage": 80,
+               "operating_system": 80, "accessories": 200, "origin": 160, "refurbisher": 120,
+               "notes": 5000}
 EQUIPMENT_STATUSES = ("in_stock", "reserved", "handed_over", "on_loan", "returned", "faulty", "recycled")
 HANDOVER_MODES = ("gift", "loan")
 

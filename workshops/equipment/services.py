@@ -35,6 +35,7 @@ from workshops.equipment import models, queries
 from workshops.equipment.models import Equipment, EquipmentEvent, Handover
 from workshops.equipment.terms import terms_for
 from workshops.families.models import Family
+from workshops.families.normalize import clean_text
 from workshops.scheduling.localtime import to_local
 from workshops.scheduling.models import Workshop
 
@@ -76,6 +77,14 @@ def clean_tag(text: str) -> str:
     """An asset tag as stored and compared: no surrounding or inner spaces, capitals
     ("lr-2025-0001 " -> "LR-2025-0001"), as a barcode scanner types it."""
     return "".join((text or "").split()).upper()
+
+
+def _stored(data: EquipmentData) -> dict:
+    """The description as stored: the asset tag as clean_tag makes it, text without control
+    characters (a spreadsheet cell's CR LF becomes LF, a NUL pasted by mistake is dropped)."""
+    values = {name: getattr(data, name) for name in DESCRIPTION_FIELDS}
+    values = {name: clean_text(value) if isinstance(value, str) else value for name, value in values.items()}
+    return values | {"asset_tag": clean_tag(data.asset_tag)}
 
 
 def find_by_tag(db: Session, tag: str) -> Equipment | None:
@@ -172,9 +181,7 @@ def add_equipment(db: Session, data: EquipmentData, actor: User, *, kind: str = 
     problems = equipment_problems(db, data)
     if problems:
         raise ValidationFailed(problems)
-    values = {name: getattr(data, name) for name in DESCRIPTION_FIELDS}
-    values["asset_tag"] = clean_tag(data.asset_tag)
-    item = Equipment(id=uuid.uuid4(), status="in_stock", **values)
+    item = Equipment(id=uuid.uuid4(), status="in_stock", **_stored(data))
     db.add(item)
     _event(db, item, kind, actor, to_status="in_stock", from_status=None, when=now or utcnow(), reason=reason)
     db.flush()
@@ -190,8 +197,7 @@ def update_equipment(db: Session, item: Equipment, data: EquipmentData, actor: U
     if problems:
         raise ValidationFailed(problems)
     changed = []
-    for name in DESCRIPTION_FIELDS:
-        value = clean_tag(data.asset_tag) if name == "asset_tag" else getattr(data, name)
+    for name, value in _stored(data).items():
         if getattr(item, name) != value:
             setattr(item, name, value)
             changed.append(name)

@@ -145,7 +145,9 @@ class FamilyForm(FlaskForm):
         merge joins two records' notes and an import keeps a list's notes whole, and the household
         must stay editable without cutting them first. They still cannot grow."""
         self.notes_max = max(NOTES_MAX, len(notes))
-        self.notes.render_kw = {**self.notes.render_kw, "maxlength": self.notes_max}
+        # A browser counts maxlength in UTF-16 units: an emoji counts twice there.
+        browser_length = len(notes.encode("utf-16-le")) // 2
+        self.notes.render_kw = {**self.notes.render_kw, "maxlength": max(NOTES_MAX, browser_length)}
 
     def validate_notes(self, field) -> None:
         if len(field.data or "") > self.notes_max:
