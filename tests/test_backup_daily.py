@@ -187,9 +187,11 @@ def test_a_manual_backup_today_does_not_put_the_retention_run_off(auto_app):
     assert [b.kind for b in services.list_backups(services.backup_dir(auto_app))] == ["manual"]
 
 
-def test_a_backup_at_an_older_schema_holding_an_erased_household_is_removed(app):
-    """The erasure code cannot rewrite an older schema (a before-upgrade backup): the file goes
-    rather than keep the household; an older backup without it stays."""
+@pytest.mark.parametrize("schema", ["older", "newer"])
+def test_a_backup_at_another_schema_holding_an_erased_household_is_removed(app, schema):
+    """The erasure code cannot rewrite another schema (a before-upgrade backup, or one a newer
+    version of the app made before the laptop went back to this one): the file goes rather than
+    keep the household; a backup at that schema without it stays."""
     with app.app_context():
         actor = _conseiller()
         _db.session.commit()
@@ -200,14 +202,14 @@ def test_a_backup_at_an_older_schema_holding_an_erased_household_is_removed(app)
         _db.session.commit()
         erased_id = erased.id
         holding = services.create_backup(_db.engine, folder, START + timedelta(hours=1), "before-upgrade")
-    older = _previous_revision()
+    other = _previous_revision() if schema == "older" else "f00dfeed2099"  # not a migration of this code
     for path in (holding, without):
         with sqlite3.connect(path) as copy:
-            copy.execute("UPDATE alembic_version SET version_num = ?", (older,))
-        assert services.verify_backup(path).revision == older
+            copy.execute("UPDATE alembic_version SET version_num = ?", (other,))
+        assert services.verify_backup(path).revision == other
     assert services.scrub_backups(folder, {erased_id}, now=START) == 1
     assert not holding.exists()
-    assert without.exists() and services.verify_backup(without).is_ok
+    assert without.exists() and services.verify_backup(without).revision == other
 
 
 def _previous_revision() -> str:

@@ -253,9 +253,10 @@ def scrub_backups(backup_dir: Path, family_ids: list[uuid.UUID] | set[uuid.UUID]
                   now: datetime | None = None) -> int:
     """Erase the given households from every local backup with the erasure code itself, then
     VACUUM, so no copy keeps their personal data; returns how many files were rewritten.
-    A backup at an older schema (a `before-upgrade` one, say) cannot be scrubbed by this
-    code: if it holds one of the households it is removed, otherwise left as it is. A damaged
-    backup is left as it is (logged). Each file is replaced atomically."""
+    A backup this code cannot rewrite (at an older schema, a `before-upgrade` one say, at a
+    newer version's, or damaged) is removed if it holds one of the households, otherwise left
+    as it is; one that cannot even be read is left as it is (logged). Each file is replaced
+    atomically."""
     ids = set(family_ids)
     if not ids:
         return 0
@@ -264,23 +265,20 @@ def scrub_backups(backup_dir: Path, family_ids: list[uuid.UUID] | set[uuid.UUID]
     rewritten = 0
     for backup in list_backups(backup_dir):
         checked = verify_backup(backup.path)
-        if not checked.is_ok:
-            logger.warning("scrub: backup %s damaged: left as it is", backup.path.name)
+        if checked.is_ok and checked.revision == head:
+            rewritten += _scrub_one(backup.path, ids, now)
             continue
-        if checked.revision != head:
-            try:
-                holds = _holds_any(backup.path, ids)
-            except sqlite3.Error as error:  # one unreadable file does not stop the others
-                logger.warning("scrub: backup %s could not be read (%s): left as it is",
-                               backup.path.name, type(error).__name__)
-                continue
-            if holds:
-                files.remove_database(backup.path)
-                logger.warning("scrub: backup %s at an older schema held an erased household: "
-                               "removed", backup.path.name)
-                rewritten += 1
+        try:
+            holds = _holds_any(backup.path, ids)
+        except sqlite3.Error as error:  # one unreadable file does not stop the others
+            logger.warning("scrub: backup %s could not be read (%s): left as it is",
+                           backup.path.name, type(error).__name__)
             continue
-        rewritten += _scrub_one(backup.path, ids, now)
+        if holds:
+            files.remove_database(backup.path)
+            logger.warning("scrub: backup %s, at another schema or damaged, held an erased "
+                           "household: removed", backup.path.name)
+            rewritten += 1
     return rewritten
 
 
