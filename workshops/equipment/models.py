@@ -22,8 +22,8 @@ from workshops.scheduling.models import Workshop
 EQUIPMENT_KINDS = ("desktop", "laptop", "tablet", "phone", "other")
 # Condition after refurbishing, best first (Emmaüs Connect's A, B, C map to the first three).
 GRADES = ("very_good", "good", "fair", "poor")
-# Longest text each column of a machine keeps (notes are a Text column): the form and the import
-# share these, so that a machine imported can always be edited.
+# Longest text each column of a machine keeps (its VARCHAR length; notes are a Text column): the
+# form and the import check these too, so that a machine imported can always be edited.
 TEXT_LIMITS = {"asset_tag": 64, "serial": 100, "brand": 80, "model": 120, "cpu": 120, "storage": 80,
                "operating_system": 80, "accessories": 200, "origin": 160, "refurbisher": 120,
                "notes": 5000}
@@ -70,20 +70,20 @@ class Equipment(SyncMixin, TimestampMixin, Base):
     __tablename__ = "equipment"
     __table_args__ = (Index("ix_equipment_status_kind", "status", "kind"),)
 
-    asset_tag: Mapped[str] = mapped_column(String(64), unique=True)
+    asset_tag: Mapped[str] = mapped_column(String(TEXT_LIMITS["asset_tag"]), unique=True)
     structure_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("structures.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16), default="desktop")
-    serial: Mapped[str] = mapped_column(String(100), default="")
-    brand: Mapped[str] = mapped_column(String(80), default="")
-    model: Mapped[str] = mapped_column(String(120), default="")
-    cpu: Mapped[str] = mapped_column(String(120), default="")
+    serial: Mapped[str] = mapped_column(String(TEXT_LIMITS["serial"]), default="")
+    brand: Mapped[str] = mapped_column(String(TEXT_LIMITS["brand"]), default="")
+    model: Mapped[str] = mapped_column(String(TEXT_LIMITS["model"]), default="")
+    cpu: Mapped[str] = mapped_column(String(TEXT_LIMITS["cpu"]), default="")
     ram_gb: Mapped[int | None] = mapped_column(Integer)
-    storage: Mapped[str] = mapped_column(String(80), default="")
-    operating_system: Mapped[str] = mapped_column(String(80), default="")
-    accessories: Mapped[str] = mapped_column(String(200), default="")
+    storage: Mapped[str] = mapped_column(String(TEXT_LIMITS["storage"]), default="")
+    operating_system: Mapped[str] = mapped_column(String(TEXT_LIMITS["operating_system"]), default="")
+    accessories: Mapped[str] = mapped_column(String(TEXT_LIMITS["accessories"]), default="")
     # Where it came from: a collège's name or a donor (free text, as on the delivery list).
-    origin: Mapped[str] = mapped_column(String(160), default="", index=True)
-    refurbisher: Mapped[str] = mapped_column(String(120), default="")
+    origin: Mapped[str] = mapped_column(String(TEXT_LIMITS["origin"]), default="", index=True)
+    refurbisher: Mapped[str] = mapped_column(String(TEXT_LIMITS["refurbisher"]), default="")
     refurbished_on: Mapped[date | None] = mapped_column(Date)
     grade: Mapped[str | None] = mapped_column(String(16))
     notes: Mapped[str] = mapped_column(Text, default="")
